@@ -1,0 +1,34 @@
+"""What every entry point needs: settings, surveys and a ready database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.database import migrate
+from bot.pseudonym import Pseudonymiser, load_or_create_secret
+from bot.settings import Settings
+from bot.store import Store
+from models.loader import LoadResult, load_surveys
+
+
+def load_catalog(settings: Settings) -> LoadResult:
+    """The surveys in CONSULTBOT_SURVEYS_DIR (problems of bad files included)."""
+    return load_surveys([settings.surveys_dir], default_timezone=settings.timezone)
+
+
+@dataclass
+class Backend:
+    """The database side of the program, opened once per process."""
+
+    store: Store
+    pseudonymise: Pseudonymiser
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_backend(settings: Settings) -> Backend:
+    """Apply migrations, start the writer thread and load the pseudonym key."""
+    migrate(settings.database_url)
+    secret = load_or_create_secret(settings.database_url, settings.secret)
+    return Backend(store=Store(settings.database_url), pseudonymise=Pseudonymiser(secret))

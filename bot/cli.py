@@ -1,0 +1,126 @@
+"""The `consultbot` command line.
+
+Exit codes: 0 success, 1 a problem the user can fix (a bad file, an
+unknown survey, a missing setting), 2 bad usage (click's own).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bot.app import load_catalog, open_backend
+from bot.settings import Settings, SettingsError, load_settings
+from models import survey as schema
+from models.loader import LoadResult, load_surveys
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix: printed as one line, exit code 1."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
+        click.echo(f"consultbot: {self.format_message()}", err=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _survey(settings: Settings, survey_id: str) -> schema.Survey:
+    """The survey with this id, or a clear error naming the problem."""
+    catalog = load_catalog(settings)
+    if survey_id in catalog.surveys:
+        return catalog.surveys[survey_id]
+    broken = [p for p in catalog.problems if Path(p.path).stem == survey_id]
+    if broken:
+        for problem in broken:
+            click.echo(str(problem), err=True)
+        raise UserError(f"survey '{survey_id}' has problems; fix them and try again")
+    known = ", ".join(sorted(catalog.surveys)) or "none"
+    raise UserError(f"no survey '{survey_id}' in {settings.surveys_dir}/ (surveys: {known})")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="consultbot")
+def main() -> None:
+    """Ask a neighbourhood what it needs, in a private Telegram chat."""
+
+
+@main.command()
+def run() -> None:
+    """Run the bot (long polling) until Ctrl-C or SIGTERM."""
+    settings = _settings()
+    try:
+        settings.require_token()
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
+    from bot.telegram.runner import run_bot
+
+    run_bot(settings)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check survey files (default: the surveys folder); print file:line:col per problem."""
+    settings = _settings()
+    targets = list(paths) or [Path(settings.surveys_dir)]
+    for target in targets:
+        if not target.exists():
+            raise UserError(f"{target}: no such file or folder")
+    result: LoadResult = load_surveys(targets, default_timezone=settings.timezone)
+    for problem in result.problems:
+        click.echo(str(problem))
+    for survey in result.surveys.values():
+        click.echo(f"ok: {survey.source} ({survey.id}, {len(survey.questions)} questions)", err=True)
+    if result.problems:
+        files = len({p.path for p in result.problems})
+        raise UserError(f"{len(result.problems)} problem(s) in {files} file(s)")
+    if not result.surveys:
+        raise UserError(f"no survey files (*.yaml) found in {', '.join(map(str, targets))}")
+
+
+@main.command()
+@click.argument("survey_id")
+def preview(survey_id: str) -> None:
+    """Take a survey in the terminal (nothing is saved)."""
+    from bot.preview import preview as run_preview
+
+    survey = _survey(_settings(), survey_id)
+    run_preview(survey, read_line=input)
+
+
+@main.command()
+@click.argument("survey_id")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output).",
+)
+def export(survey_id: str, fmt: str, output: Path | None) -> None:
+    """Write completed responses: one row each, one column per question."""
+    from bot.export import write_csv, write_json
+
+    settings = _settings()
+    survey = _survey(settings, survey_id)
+    backend = open_backend(settings)
+    writer = write_csv if fmt == "csv" else write_json
+    try:
+        if output is None:
+            count = backend.store.read_now(lambda c: writer(c, survey, sys.stdout))
+        else:
+            with output.open("w", encoding="utf-8", newline="") as handle:
+                count = backend.store.read_now(lambda c: writer(c, survey, handle))
+    finally:
+        backend.close()
+    where = f" to {output}" if output else ""
+    click.echo(f"exported {count} completed response(s){where}", err=True)
