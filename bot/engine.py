@@ -11,23 +11,18 @@ thing. An accepted answer is committed before the call returns.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 
 from bot import answers as rules
-from bot import flow
+from bot import flow, queries
 from bot.store import Store
 from models import survey as schema
-from models.tables import Answer, Respondent, Response, ResponseStatus, utcnow
-
-RESPONDENT = Respondent.__table__
-RESPONSE = Response.__table__
-ANSWER = Answer.__table__
+from models.tables import ResponseStatus, utcnow
 
 
 class Status(StrEnum):
@@ -60,43 +55,6 @@ class Reply:
     resumed: bool = False
     message_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _State:
-    """One response as read inside a transaction."""
-
-    response_id: int
-    survey_id: str
-    status: str
-    current: str | None
-    draft: list[str]
-    message_id: int | None
-    completed_at: dt.datetime | None
-    answers: dict[str, Any]
-
-    @property
-    def done(self) -> bool:
-        return self.status == ResponseStatus.COMPLETED
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-_RESPONSE_COLUMNS = (
-    RESPONSE.c.id,
-    RESPONSE.c.survey_id,
-    RESPONSE.c.status,
-    RESPONSE.c.current_question,
-    RESPONSE.c.draft,
-    RESPONSE.c.question_message_id,
-    RESPONSE.c.completed_at,
-)
 
 
 class Consultations:
@@ -189,51 +147,19 @@ class Consultations:
     async def remember_message(self, response_id: int, question_id: str, message_id: int) -> None:
         """Record which chat message shows the current question (to spot stale buttons)."""
 
-        def work(connection: sa.Connection) -> None:
-            connection.execute(
-                RESPONSE.update()
-                .where(RESPONSE.c.id == response_id, RESPONSE.c.current_question == question_id)
-                .values(question_message_id=message_id)
-            )
-
-        await self.store.write(work)
+        params = {"id": response_id, "question_id": question_id, "message_id": message_id}
+        await self.store.write(lambda c: c.execute(queries.REMEMBER_MESSAGE, params))
 
     async def forget(self, pseudonym: str) -> int:
         """Delete every trace of a resident; returns how many responses went."""
-        return await self.store.write(lambda c: forget_respondent(c, pseudonym))
+        return await self.store.write(lambda c: queries.forget(c, pseudonym))
 
     # -- transactions (run on the writer thread) ----------------------------
-
-    def _load(self, c: sa.Connection, pseudonym: str, survey_id: str | None) -> _State | None:
-        query = sa.select(*_RESPONSE_COLUMNS).join(RESPONDENT, RESPONDENT.c.id == RESPONSE.c.respondent_id)
-        query = query.where(RESPONDENT.c.pseudonym == pseudonym)
-        if survey_id is None:
-            # No survey named: the one the resident is taking now, most recent first.
-            query = query.where(RESPONSE.c.status == ResponseStatus.IN_PROGRESS)
-            query = query.order_by(RESPONSE.c.updated_at.desc(), RESPONSE.c.id.desc()).limit(1)
-        else:
-            query = query.where(RESPONSE.c.survey_id == survey_id)
-        row = c.execute(query).first()
-        if row is None:
-            return None
-        answer_rows = c.execute(
-            sa.select(ANSWER.c.question_id, ANSWER.c.value).where(ANSWER.c.response_id == row.id)
-        )
-        return _State(
-            response_id=row.id,
-            survey_id=row.survey_id,
-            status=row.status,
-            current=row.current_question,
-            draft=_loads(row.draft) or [],
-            message_id=row.question_message_id,
-            completed_at=row.completed_at,
-            answers={q: _loads(v) for q, v in answer_rows},
-        )
 
     def _ask(
         self,
         survey: schema.Survey,
-        state: _State,
+        state: queries.State,
         question: schema.Question,
         *,
         status: Status = Status.ASK,
@@ -253,7 +179,7 @@ class Consultations:
             **extra,
         )
 
-    def _window(self, survey: schema.Survey, state: _State | None = None) -> Reply | None:
+    def _window(self, survey: schema.Survey, state: queries.State | None = None) -> Reply | None:
         """A refusal when the survey is not open now, else None."""
         window = survey.window_state(self.clock())
         if window == "open":
@@ -263,9 +189,9 @@ class Consultations:
 
     def _resolve(
         self, c: sa.Connection, pseudonym: str, survey_id: str | None
-    ) -> tuple[schema.Survey, _State] | Reply:
+    ) -> tuple[schema.Survey, queries.State] | Reply:
         """The survey and in-progress state an action applies to, or the Reply refusing it."""
-        state = self._load(c, pseudonym, survey_id)
+        state = queries.load_state(c, pseudonym, survey_id)
         if state is None:
             return Reply(Status.NO_SURVEY)
         survey = self.surveys.get(state.survey_id)
@@ -281,7 +207,7 @@ class Consultations:
         self._repair_current(c, survey, state)
         return survey, state
 
-    def _repair_current(self, c: sa.Connection, survey: schema.Survey, state: _State) -> None:
+    def _repair_current(self, c: sa.Connection, survey: schema.Survey, state: queries.State) -> None:
         """If the current question vanished from the file, move to the first one not answered."""
         if state.current is not None and survey.question(state.current) is not None:
             return
@@ -289,16 +215,11 @@ class Consultations:
             (q for q in flow.visible(survey, state.answers) if q.id not in state.answers),
             flow.first_question(survey, state.answers),
         )
-        state.current = target.id if target else None
-        state.draft = []
-        c.execute(
-            RESPONSE.update()
-            .where(RESPONSE.c.id == state.response_id)
-            .values(current_question=state.current, draft=None, question_message_id=None)
-        )
+        if target is not None:
+            self._move(c, survey, state, target)
 
     def _start(self, c: sa.Connection, pseudonym: str, survey: schema.Survey) -> Reply:
-        state = self._load(c, pseudonym, survey.id)
+        state = queries.load_state(c, pseudonym, survey.id)
         if state is not None and state.done:
             return Reply(
                 Status.ALREADY_DONE,
@@ -313,27 +234,22 @@ class Consultations:
         if state is None:
             first = flow.first_question(survey, {})
             assert first is not None, "a survey has at least one question and the first has no condition"
-            respondent_id = _respondent_id(c, pseudonym, now)
-            response_id = c.execute(
-                RESPONSE.insert().values(
-                    respondent_id=respondent_id,
-                    survey_id=survey.id,
-                    survey_hash=survey.content_hash,
-                    status=ResponseStatus.IN_PROGRESS,
-                    current_question=first.id,
-                    started_at=now,
-                    updated_at=now,
-                )
-            ).inserted_primary_key[0]
-            state = _State(response_id, survey.id, ResponseStatus.IN_PROGRESS, first.id, [], None, None, {})
+            params = {
+                "respondent_id": queries.respondent_id(c, pseudonym, now),
+                "survey_id": survey.id,
+                "survey_hash": survey.content_hash,
+                "status": ResponseStatus.IN_PROGRESS,
+                "current": first.id,
+                "now": now,
+            }
+            response_id = c.execute(queries.NEW_RESPONSE, params).scalar_one()
+            state = queries.State(
+                response_id, survey.id, ResponseStatus.IN_PROGRESS, first.id, [], None, None, {}
+            )
             return self._ask(survey, state, first)
         resumed = state.status == ResponseStatus.IN_PROGRESS
         state.status = ResponseStatus.IN_PROGRESS
-        c.execute(
-            RESPONSE.update()
-            .where(RESPONSE.c.id == state.response_id)
-            .values(status=ResponseStatus.IN_PROGRESS, updated_at=now)
-        )
+        c.execute(queries.SET_STATUS, {"status": state.status, "now": now, "id": state.response_id})
         self._repair_current(c, survey, state)
         question = survey.question(state.current) if state.current else None
         if question is None:
@@ -341,7 +257,7 @@ class Consultations:
         return self._ask(survey, state, question, resumed=resumed or bool(state.answers))
 
     def _current(self, c: sa.Connection, pseudonym: str, survey_id: str | None) -> Reply:
-        state = self._load(c, pseudonym, survey_id)
+        state = queries.load_state(c, pseudonym, survey_id)
         if state is None:
             return Reply(Status.NO_SURVEY)
         survey = self.surveys.get(state.survey_id)
@@ -357,7 +273,7 @@ class Consultations:
         return self._ask(survey, state, question)
 
     def _current_question(
-        self, survey: schema.Survey, state: _State, question_id: str, message_id: int | None
+        self, survey: schema.Survey, state: queries.State, question_id: str, message_id: int | None
     ) -> schema.Question | Reply:
         """The open question, if the action is about it; else a STALE reply."""
         question = survey.question(state.current) if state.current else None
@@ -429,9 +345,8 @@ class Consultations:
         except rules.AnswerRefused as refusal:
             return self._ask(survey, state, question, status=Status.REFUSED, reason=refusal.reason)
         c.execute(
-            RESPONSE.update()
-            .where(RESPONSE.c.id == state.response_id)
-            .values(draft=_dumps(state.draft), updated_at=self.clock())
+            queries.SET_DRAFT,
+            {"draft": queries.dumps(state.draft), "now": self.clock(), "id": state.response_id},
         )
         return self._ask(survey, state, question, status=Status.DRAFT)
 
@@ -478,68 +393,72 @@ class Consultations:
             )
         return self._accept(c, survey, state, question, None)
 
+    def _move(
+        self,
+        c: sa.Connection,
+        survey: schema.Survey,
+        state: queries.State,
+        question: schema.Question,
+        **reply_extra: Any,
+    ) -> Reply:
+        """Make `question` the open one (in progress) and ask it.
+
+        A multi-choice question starts with the resident's earlier ticks, so
+        going back or changing answers shows what they chose before. The
+        returned reply points at the message of the question just left.
+        """
+        existing = state.answers.get(question.id)
+        left_message = state.message_id
+        state.current = question.id
+        state.status = ResponseStatus.IN_PROGRESS
+        state.draft = list(existing) if isinstance(question, schema.MultiChoiceQuestion) and existing else []
+        state.message_id = None
+        params = {
+            "status": state.status,
+            "current": question.id,
+            "draft": queries.dumps(state.draft) if state.draft else None,
+            "now": self.clock(),
+            "id": state.response_id,
+        }
+        c.execute(queries.MOVE_TO, params)
+        reply = self._ask(survey, state, question, **reply_extra)
+        return replace(reply, message_id=left_message)
+
     def _accept(
         self,
         c: sa.Connection,
         survey: schema.Survey,
-        state: _State,
+        state: queries.State,
         question: schema.Question,
         value: Any,
     ) -> Reply:
         """Store an accepted answer (None: skipped) and move on."""
-        now = self.clock()
-        _upsert_answer(c, state.response_id, question.id, _dumps(value), now)
+        params = {
+            "response_id": state.response_id,
+            "question_id": question.id,
+            "value": queries.dumps(value),
+            "now": self.clock(),
+        }
+        c.execute(queries.UPSERT_ANSWER, params)
         state.answers[question.id] = value
         dropped = flow.hidden_answers(survey, state.answers)
-        if dropped:
-            c.execute(
-                ANSWER.delete().where(
-                    ANSWER.c.response_id == state.response_id, ANSWER.c.question_id.in_(dropped)
-                )
-            )
-            for question_id in dropped:
-                del state.answers[question_id]
+        for question_id in dropped:
+            c.execute(queries.DELETE_ANSWER, {"response_id": state.response_id, "question_id": question_id})
+            del state.answers[question_id]
         following = flow.next_question(survey, state.answers, question.id)
         if following is None:
             return self._finish(c, survey, state, (question, value))
-        state.current = following.id
-        existing = state.answers.get(following.id)
-        state.draft = list(existing) if isinstance(following, schema.MultiChoiceQuestion) and existing else []
-        previous_message = state.message_id
-        c.execute(
-            RESPONSE.update()
-            .where(RESPONSE.c.id == state.response_id)
-            .values(
-                current_question=following.id,
-                draft=_dumps(state.draft) if state.draft else None,
-                question_message_id=None,
-                updated_at=now,
-            )
-        )
-        state.message_id = None
-        reply = self._ask(survey, state, following, recorded=(question, value))
-        return _with_message(reply, previous_message)
+        return self._move(c, survey, state, following, recorded=(question, value))
 
     def _finish(
         self,
         c: sa.Connection,
         survey: schema.Survey,
-        state: _State,
+        state: queries.State,
         recorded: tuple[schema.Question, Any] | None,
     ) -> Reply:
-        now = self.clock()
-        c.execute(
-            RESPONSE.update()
-            .where(RESPONSE.c.id == state.response_id)
-            .values(
-                status=ResponseStatus.COMPLETED,
-                current_question=None,
-                draft=None,
-                question_message_id=None,
-                completed_at=now,
-                updated_at=now,
-            )
-        )
+        params = {"status": ResponseStatus.COMPLETED, "now": self.clock(), "id": state.response_id}
+        c.execute(queries.FINISH, params)
         return Reply(
             Status.FINISHED,
             survey=survey,
@@ -561,32 +480,14 @@ class Consultations:
             return self._ask(
                 survey, state, current, status=Status.REFUSED, reason="This is the first question."
             )
-        existing = state.answers.get(previous.id)
-        state.current = previous.id
-        state.draft = list(existing) if isinstance(previous, schema.MultiChoiceQuestion) and existing else []
-        old_message = state.message_id
-        state.message_id = None
-        c.execute(
-            RESPONSE.update()
-            .where(RESPONSE.c.id == state.response_id)
-            .values(
-                current_question=previous.id,
-                draft=_dumps(state.draft) if state.draft else None,
-                question_message_id=None,
-                updated_at=self.clock(),
-            )
-        )
-        return _with_message(self._ask(survey, state, previous), old_message)
+        return self._move(c, survey, state, previous)
 
     def _cancel(self, c: sa.Connection, pseudonym: str, survey_id: str | None) -> Reply:
-        state = self._load(c, pseudonym, survey_id)
+        state = queries.load_state(c, pseudonym, survey_id)
         if state is None or state.status != ResponseStatus.IN_PROGRESS:
             return Reply(Status.NO_SURVEY)
-        c.execute(
-            RESPONSE.update()
-            .where(RESPONSE.c.id == state.response_id)
-            .values(status=ResponseStatus.CANCELLED, updated_at=self.clock())
-        )
+        params = {"status": ResponseStatus.CANCELLED, "now": self.clock(), "id": state.response_id}
+        c.execute(queries.SET_STATUS, params)
         return Reply(
             Status.CANCELLED,
             survey=self.surveys.get(state.survey_id),
@@ -596,17 +497,10 @@ class Consultations:
 
     def _change(self, c: sa.Connection, pseudonym: str, survey_id: str | None) -> Reply:
         if survey_id is None:
-            row = c.execute(
-                sa.select(RESPONSE.c.survey_id)
-                .join(RESPONDENT, RESPONDENT.c.id == RESPONSE.c.respondent_id)
-                .where(RESPONDENT.c.pseudonym == pseudonym, RESPONSE.c.completed_at.is_not(None))
-                .order_by(RESPONSE.c.completed_at.desc())
-                .limit(1)
-            ).first()
-            if row is None:
+            survey_id = c.execute(queries.LAST_COMPLETED_SURVEY, {"pseudonym": pseudonym}).scalar()
+            if survey_id is None:
                 return Reply(Status.NO_SURVEY)
-            survey_id = row.survey_id
-        state = self._load(c, pseudonym, survey_id)
+        state = queries.load_state(c, pseudonym, survey_id)
         survey = self.surveys.get(survey_id)
         if state is None or survey is None or state.completed_at is None:
             return Reply(Status.NO_SURVEY, survey=survey)
@@ -615,62 +509,4 @@ class Consultations:
             return refusal
         first = flow.first_question(survey, state.answers)
         assert first is not None
-        existing = state.answers.get(first.id)
-        state.current = first.id
-        state.status = ResponseStatus.IN_PROGRESS
-        state.draft = list(existing) if isinstance(first, schema.MultiChoiceQuestion) and existing else []
-        state.message_id = None
-        c.execute(
-            RESPONSE.update()
-            .where(RESPONSE.c.id == state.response_id)
-            .values(
-                status=ResponseStatus.IN_PROGRESS,
-                current_question=first.id,
-                draft=_dumps(state.draft) if state.draft else None,
-                question_message_id=None,
-                updated_at=self.clock(),
-            )
-        )
-        return self._ask(survey, state, first)
-
-
-def _with_message(reply: Reply, message_id: int | None) -> Reply:
-    """The reply, pointing at the message of the question just left (to edit it)."""
-    return Reply(**{**reply.__dict__, "message_id": message_id})
-
-
-def _respondent_id(c: sa.Connection, pseudonym: str, now: dt.datetime) -> int:
-    found = c.execute(sa.select(RESPONDENT.c.id).where(RESPONDENT.c.pseudonym == pseudonym)).scalar()
-    if found is not None:
-        return found
-    return c.execute(RESPONDENT.insert().values(pseudonym=pseudonym, created_at=now)).inserted_primary_key[0]
-
-
-def _upsert_answer(
-    c: sa.Connection, response_id: int, question_id: str, value: str | None, now: dt.datetime
-) -> None:
-    """Insert or replace one answer, portably (SQLite and PostgreSQL share the syntax)."""
-    if c.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(ANSWER).values(
-        response_id=response_id, question_id=question_id, value=value, answered_at=now
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[ANSWER.c.response_id, ANSWER.c.question_id],
-        set_={"value": statement.excluded.value, "answered_at": statement.excluded.answered_at},
-    )
-    c.execute(statement)
-
-
-def forget_respondent(c: sa.Connection, pseudonym: str) -> int:
-    """Delete a respondent and all their responses and answers."""
-    respondent_id = c.execute(sa.select(RESPONDENT.c.id).where(RESPONDENT.c.pseudonym == pseudonym)).scalar()
-    if respondent_id is None:
-        return 0
-    response_ids = sa.select(RESPONSE.c.id).where(RESPONSE.c.respondent_id == respondent_id)
-    c.execute(ANSWER.delete().where(ANSWER.c.response_id.in_(response_ids)))
-    count = c.execute(RESPONSE.delete().where(RESPONSE.c.respondent_id == respondent_id)).rowcount
-    c.execute(RESPONDENT.delete().where(RESPONDENT.c.id == respondent_id))
-    return count
+        return self._move(c, survey, state, first)

@@ -2,8 +2,9 @@
 
 All writes go through one writer thread that owns one connection. Work
 that arrives while a transaction is being committed waits and is then
-committed together with other work in one transaction (group commit), each
-piece in its own SAVEPOINT so that one failure does not undo the others.
+committed together with other work in one transaction (group commit); if
+one piece fails, the others are run again on their own so that one failure
+does not undo them.
 Callers are told of their result only after the COMMIT returned, so an
 answer that was acknowledged is on disk. This is the pattern Datasette uses;
 it turns SQLite's ~1,300 commits/s through SQLAlchemy into several thousand
@@ -131,29 +132,25 @@ class Store:
             connection.close()
 
     def _commit(self, connection: sa.Connection, batch: list[Any]) -> list[tuple[Any, ...]]:
-        """Run a batch in one transaction; each piece in a savepoint when there are several."""
+        """Run a batch in one transaction, committed once.
+
+        If one piece fails, the whole transaction is rolled back and each
+        piece is run again in a transaction of its own, so that only the
+        failing one fails. Pieces are functions of the database state and
+        nobody has seen their results yet, so running one again is safe.
+        Failures are rare (a bug, a constraint); the fast path has no
+        savepoints, which would double the statements per answer.
+        """
         outcomes: list[tuple[Any, ...]] = []
         try:
             with connection.begin():
-                if len(batch) == 1:
-                    work, target, loop = batch[0]
+                for work, target, loop in batch:
                     outcomes.append((work, target, loop, True, work(connection)))
-                else:
-                    for work, target, loop in batch:
-                        savepoint = connection.begin_nested()
-                        try:
-                            result = work(connection)
-                        except Exception as exc:
-                            savepoint.rollback()
-                            outcomes.append((work, target, loop, False, exc))
-                        else:
-                            savepoint.commit()
-                            outcomes.append((work, target, loop, True, result))
         except Exception as exc:
-            # The transaction (or its COMMIT) failed: nothing in it was saved.
-            if len(batch) > 1 and not isinstance(exc, sa.exc.DBAPIError):
-                log.exception("batch failed")
-            return [(work, target, loop, False, exc) for work, target, loop in batch]
+            if len(batch) == 1:
+                work, target, loop = batch[0]
+                return [(work, target, loop, False, exc)]
+            return [outcome for item in batch for outcome in self._commit(connection, [item])]
         self.batches += 1
         self.writes += len(batch)
         return outcomes

@@ -137,25 +137,19 @@ def _allowed_keys(model: type[schema.BaseModel]) -> list[str]:
 
 def _model_at(loc: Sequence[Any], data: Any) -> type[schema.BaseModel] | None:
     """Which schema model governs the mapping at `loc` (for 'allowed keys' hints)."""
-    model: type[schema.BaseModel] = schema.Survey
-    node = data
-    for part in loc:
-        if model is schema.Survey and part == "questions":
-            model = None  # type: ignore[assignment]
-        elif model is None and isinstance(part, int) and isinstance(node, list):
-            kind = node[part].get("type") if isinstance(node[part], dict) else None
-            model = _QUESTION_MODELS.get(kind, schema.QuestionBase)  # type: ignore[arg-type]
-        elif part == "digest":
-            model = schema.Digest
-        elif part == "options":
-            model = None  # type: ignore[assignment]
-        elif model is None and isinstance(part, int):
-            model = schema.Option
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and part < len(node)
-        ):
-            node = node[part]
-    return model
+    match tuple(loc):
+        case ():
+            return schema.Survey
+        case ("digest",):
+            return schema.Digest
+        case ("questions", int(index)):
+            questions = data.get("questions") if isinstance(data, dict) else None
+            item = questions[index] if isinstance(questions, list) and index < len(questions) else None
+            kind = item.get("type") if isinstance(item, dict) else None
+            return _QUESTION_MODELS.get(kind, schema.QuestionBase)  # type: ignore[arg-type]
+        case ("questions", int(), "options", int()):
+            return schema.Option
+    return None
 
 
 _QUESTION_MODELS: dict[str, type[schema.BaseModel]] = {
@@ -168,8 +162,11 @@ _QUESTION_MODELS: dict[str, type[schema.BaseModel]] = {
 
 
 def _strip_tags(loc: Sequence[Any]) -> tuple[Any, ...]:
-    """Drop the union-tag steps pydantic inserts (e.g. 'choice') from a location."""
-    return tuple(p for p in loc if p not in _QUESTION_MODELS)
+    """Drop the union-tag step pydantic inserts after a question's index (e.g. 'choice')."""
+    parts = tuple(loc)
+    if len(parts) > 2 and parts[0] == "questions" and parts[2] in _QUESTION_MODELS:
+        return parts[:2] + parts[3:]
+    return parts
 
 
 def _message_for(error: dict[str, Any], data: Any) -> tuple[str, bool]:
@@ -291,9 +288,21 @@ class _FileLoader:
         try:
             return schema.Survey.model_validate(data)
         except ValidationError as exc:
-            for error in exc.errors(include_url=False):
+            errors = exc.errors(include_url=False)
+            typos = {
+                (_strip_tags(e["loc"])[:-1], close)
+                for e in errors
+                if e["type"] == "extra_forbidden"
+                for close in difflib.get_close_matches(str(e["loc"][-1]), _REQUIRED_HINTS, n=1, cutoff=0.6)
+            }
+            for error in errors:
+                loc = _strip_tags(error["loc"])
+                if error["type"] == "union_tag_invalid":
+                    loc = (*loc, "type")
+                if error["type"] == "missing" and (loc[:-1], loc[-1]) in typos:
+                    continue  # the misspelt key is reported, with the right spelling
                 message, at_key = _message_for(error, data)
-                self.at(_strip_tags(error["loc"]), message, key=at_key)
+                self.at(loc, message, key=at_key)
             raise SurveyFileError(self.problems) from None
 
     # -- rules across fields -------------------------------------------------
