@@ -19,15 +19,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.database import migrate  # noqa: E402
-from bot.engine import Consultations, Status  # noqa: E402
-from bot.store import Store  # noqa: E402
-from models import survey as schema  # noqa: E402
+from bot.database import migrate
+from bot.engine import Consultations, Status
+from bot.store import Store
+from models import survey as schema
 
 QUESTIONS = [
     {"id": "area", "type": "choice", "text": "Where?", "options": ["North", "Centre", "South"]},
-    {"id": "priorities", "type": "multi_choice", "text": "What?", "max_choices": 3,
-     "options": ["Youth club", "Community café", "Parks", "Bus"]},
+    {
+        "id": "priorities",
+        "type": "multi_choice",
+        "text": "What?",
+        "max_choices": 3,
+        "options": ["Youth club", "Community café", "Parks", "Bus"],
+    },
     {"id": "safety", "type": "scale", "text": "Safe?", "min": 1, "max": 5},
     {"id": "safety_why", "type": "text", "text": "Why?", "show_if": "safety <= 2", "required": False},
     {"id": "years", "type": "number", "text": "Years?", "min": 0, "max": 100, "integer": True},
@@ -47,7 +52,9 @@ def bench_survey() -> schema.Survey:
     from models.conditions import VarInfo, compile_condition
 
     survey = schema.Survey.model_validate({"id": "bench", "title": "Bench", "questions": QUESTIONS})
-    survey.questions[3]._condition = compile_condition("safety <= 2", {"safety": VarInfo("number")}, ["safety"])
+    survey.questions[3]._condition = compile_condition(
+        "safety <= 2", {"safety": VarInfo("number")}, ["safety"]
+    )
     survey._content_hash = "0" * 64
     return survey
 
@@ -124,7 +131,9 @@ async def main(residents: int, seconds: float) -> None:
         cpu0 = time.process_time()
         start = time.perf_counter()
         deadline = start + seconds
-        counts = await asyncio.gather(*(resident(engine, f"r{i}", deadline, latencies) for i in range(residents)))
+        counts = await asyncio.gather(
+            *(resident(engine, f"r{i}", deadline, latencies) for i in range(residents))
+        )
         elapsed = time.perf_counter() - start
         cpu = time.process_time() - cpu0
         stop.set()
@@ -135,10 +144,18 @@ async def main(residents: int, seconds: float) -> None:
         print(f"residents at once:         {residents}")
         print(f"answers committed:         {total} in {elapsed:.1f} s")
         print(f"answers per second:        {total / elapsed:,.0f}")
-        print(f"commits (transactions):    {store.batches} (mean {store.writes / max(store.batches, 1):.1f} writes each)")
-        print(f"answer latency p50 / p99:  {statistics.median(latencies) * 1000:.1f} ms / "
-              f"{latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms")
-        print(f"heartbeat lag max / p99:  {max(lags) * 1000:.2f} ms / {sorted(lags)[int(len(lags) * 0.99)] * 1000:.2f} ms")
+        print(
+            f"commits (transactions):    {store.batches} "
+            f"(mean {store.writes / max(store.batches, 1):.1f} writes each)"
+        )
+        print(
+            f"answer latency p50 / p99:  {statistics.median(latencies) * 1000:.1f} ms / "
+            f"{latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms"
+        )
+        print(
+            f"heartbeat lag max / p99:   {max(lags) * 1000:.2f} ms / "
+            f"{sorted(lags)[int(len(lags) * 0.99)] * 1000:.2f} ms"
+        )
         print(f"storage on the loop, max:  {timer.longest * 1000:.2f} ms over {timer.calls} calls")
         print(f"CPU per answer:            {cpu / total * 1e6:.0f} µs")
 

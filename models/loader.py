@@ -426,6 +426,11 @@ def _yaml_hint(what: str) -> str:
         return what + "; put text containing ': ' in quotes"
     if "found character '\\t'" in what or "\\t" in what:
         return what + "; use spaces, not tabs, to indent"
+    if "expected <block end>, but found '<scalar>'" in what:
+        return (
+            what
+            + """; a value that starts with a quote must end with it: put the whole value in the other quotes, e.g. show_if: "'x' in area\""""
+        )
     if "could not find expected ':'" in what:
         return what + "; each line should be `key: value`"
     return what

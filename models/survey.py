@@ -132,7 +132,7 @@ class ChoiceQuestion(QuestionBase):
 class MultiChoiceQuestion(QuestionBase):
     type: Literal["multi_choice"]
     options: list[OptionItem] = Field(min_length=2, max_length=20)
-    min_choices: int | None = Field(default=None, ge=0)
+    min_choices: int | None = Field(default=None, ge=1)
     max_choices: int | None = Field(default=None, ge=1)
 
     def option(self, option_id: str) -> Option | None:

@@ -78,10 +78,18 @@ def test_the_contract_example_loads(tmp_path: Path) -> None:
     assert [q.id for q in survey.questions] == ["area", "priorities", "safety", "safety_why", "years"]
     area = survey.questions[0]
     assert isinstance(area, ChoiceQuestion)
-    assert [(o.id, o.label) for o in area.options] == [("north", "North estate"), ("town-centre", "Town centre")]
+    assert [(o.id, o.label) for o in area.options] == [
+        ("north", "North estate"),
+        ("town-centre", "Town centre"),
+    ]
     priorities = survey.questions[1]
     assert isinstance(priorities, MultiChoiceQuestion)
-    assert [o.id for o in priorities.options] == ["youth-club", "community-cafe", "better-parks", "bus-to-the-hospital"]
+    assert [o.id for o in priorities.options] == [
+        "youth-club",
+        "community-cafe",
+        "better-parks",
+        "bus-to-the-hospital",
+    ]
     assert survey.zone.key == "Europe/London"
     # 09:00 in London in January is 09:00 UTC; the content hash identifies this version.
     assert survey.opens_at is not None and survey.opens_at.hour == 9
@@ -105,7 +113,10 @@ def test_the_example_in_the_surveys_folder_is_valid() -> None:
         ("  Bus to the  hospital ", "bus-to-the-hospital"),
         ("Help with money, jobs & skills", "help-with-money-jobs-skills"),
         ("Under 16", "under-16"),
-        ("A very long label that goes on and on past forty characters", "a-very-long-label-that-goes-on-and-on"),
+        (
+            "A very long label that goes on and on past forty characters",
+            "a-very-long-label-that-goes-on-and-on",
+        ),
     ],
 )
 def test_option_ids_are_derived_from_labels(label: str, expected: str) -> None:
@@ -133,9 +144,7 @@ def test_unknown_key_without_close_match_lists_allowed_keys(tmp_path: Path) -> N
 
 def test_unknown_key_in_an_option_mapping(tmp_path: Path) -> None:
     text = GOOD.replace("{id: north, label: North estate}", "{id: north, lable: North estate}")
-    line, col, message = only(tmp_path, text)
-    assert line == 15
-    assert "unknown key 'lable'; did you mean 'label'?" in message
+    assert only(tmp_path, text) == (15, 21, "unknown key 'lable'; did you mean 'label'?")
 
 
 def test_missing_key(tmp_path: Path) -> None:
@@ -197,9 +206,11 @@ def test_condition_naming_a_later_question(tmp_path: Path) -> None:
 
 def test_condition_comparing_a_number_with_text(tmp_path: Path) -> None:
     text = GOOD.replace("show_if: safety <= 2", "show_if: safety == 'low'")
-    line, col, message = only(tmp_path, text)
-    assert line == 32
-    assert "number" in message
+    assert only(tmp_path, text) == (
+        32,
+        24,
+        "show_if: 'safety' is a number, so compare it with a number, e.g. safety <= 2",
+    )
 
 
 def test_condition_position_inside_a_quoted_value(tmp_path: Path) -> None:
@@ -243,8 +254,7 @@ def test_bad_date(tmp_path: Path) -> None:
 
 def test_scale_and_choice_limits(tmp_path: Path) -> None:
     text = GOOD.replace("    max: 5\n", "    max: 1\n")
-    line, col, message = only(tmp_path, text)
-    assert line == 26 and "must be more than min" in message
+    assert only(tmp_path, text) == (26, 10, "max (1) must be more than min (1)")
     text = GOOD.replace("max_choices: 3", "max_choices: 9")
     assert "only 4 options" in only(tmp_path, text)[2]
 
@@ -258,9 +268,18 @@ def test_yaml_syntax_error(tmp_path: Path) -> None:
 
 def test_duplicate_yaml_key(tmp_path: Path) -> None:
     text = GOOD.replace("intro: Five quick questions.", "intro: Five.\ntitle: Again")
+    assert only(tmp_path, text) == (
+        4,
+        1,
+        'found duplicate key "title"; each key may appear once in a mapping, remove or rename one',
+    )
+
+
+def test_a_condition_starting_with_a_quote_needs_quoting_as_a_whole(tmp_path: Path) -> None:
+    text = GOOD.replace("show_if: safety <= 2", "show_if: 'x' in area")
     line, col, message = only(tmp_path, text)
-    assert line == 4
-    assert "duplicate key" in message
+    assert (line, col) == (32, 18)
+    assert message.endswith('''put the whole value in the other quotes, e.g. show_if: "'x' in area"''')
 
 
 def test_not_a_mapping(tmp_path: Path) -> None:
@@ -354,7 +373,7 @@ def _mutations() -> st.SearchStrategy[str]:
         ]
     )
     return st.tuples(st.integers(0, len(lines) - 1), replacement, st.booleans()).map(
-        lambda t: "\n".join(lines[: t[0]] + [t[1]] + lines[t[0] + (1 if t[2] else 0) :]) + "\n"
+        lambda t: "\n".join([*lines[:t[0]], t[1], *lines[t[0] + (1 if t[2] else 0):]]) + "\n"
     )
 
 
