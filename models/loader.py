@@ -420,6 +420,12 @@ def _var_info(question: schema.Question) -> VarInfo:
     return VarInfo("text")
 
 
+QUOTE_HINT = (
+    "; a value that starts with a quote must end with it: put the whole value in the other quotes,"
+    """ e.g. show_if: "'x' in area\""""
+)
+
+
 def _yaml_hint(what: str) -> str:
     """Add the usual fix to the YAML errors admins meet most."""
     if "mapping values are not allowed" in what:
@@ -427,10 +433,7 @@ def _yaml_hint(what: str) -> str:
     if "found character '\\t'" in what or "\\t" in what:
         return what + "; use spaces, not tabs, to indent"
     if "expected <block end>, but found '<scalar>'" in what:
-        return (
-            what
-            + """; a value that starts with a quote must end with it: put the whole value in the other quotes, e.g. show_if: "'x' in area\""""
-        )
+        return what + QUOTE_HINT
     if "could not find expected ':'" in what:
         return what + "; each line should be `key: value`"
     return what

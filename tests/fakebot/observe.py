@@ -51,9 +51,7 @@ class Observe(World):
         """The bot's messages in a chat as they are now (edits applied, deleted ones gone)."""
         with self._lock:
             return [
-                m
-                for (cid, _), m in sorted(self._messages.items())
-                if cid == chat_id and m.from_bot and not m.deleted
+                m for m in self._chat_messages.get(chat_id, []) if m.from_bot and not m.deleted
             ]
 
     def last_message(self, chat_id: int) -> StoredMessage:

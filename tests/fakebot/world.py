@@ -101,6 +101,7 @@ class World:
         self.files: dict[str, StoredFile] = {}
         self.callback_queries: dict[str, CallbackQuery] = {}
         self._messages: dict[tuple[int, int], StoredMessage] = {}
+        self._chat_messages: dict[int, list[StoredMessage]] = {}  # per chat, by id
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 100_000_001
         self._next_query_id = 1
@@ -290,6 +291,7 @@ class World:
         )
         chat.next_message_id += 1
         self._messages[(chat.id, message.message_id)] = message
+        self._chat_messages.setdefault(chat.id, []).append(message)
         return message
 
     def _bot_events(self, chat_id: int) -> list[Event]:
