@@ -52,9 +52,7 @@ def bench_survey() -> schema.Survey:
     from models.conditions import VarInfo, compile_condition
 
     survey = schema.Survey.model_validate({"id": "bench", "title": "Bench", "questions": QUESTIONS})
-    survey.questions[3]._condition = compile_condition(
-        "safety <= 2", {"safety": VarInfo("number")}, ["safety"]
-    )
+    survey.questions[3]._condition = compile_condition("safety <= 2", {"safety": VarInfo("number")}, ["safety"])
     survey._content_hash = "0" * 64
     return survey
 
@@ -131,9 +129,7 @@ async def main(residents: int, seconds: float) -> None:
         cpu0 = time.process_time()
         start = time.perf_counter()
         deadline = start + seconds
-        counts = await asyncio.gather(
-            *(resident(engine, f"r{i}", deadline, latencies) for i in range(residents))
-        )
+        counts = await asyncio.gather(*(resident(engine, f"r{i}", deadline, latencies) for i in range(residents)))
         elapsed = time.perf_counter() - start
         cpu = time.process_time() - cpu0
         stop.set()
@@ -145,8 +141,7 @@ async def main(residents: int, seconds: float) -> None:
         print(f"answers committed:         {total} in {elapsed:.1f} s")
         print(f"answers per second:        {total / elapsed:,.0f}")
         print(
-            f"commits (transactions):    {store.batches} "
-            f"(mean {store.writes / max(store.batches, 1):.1f} writes each)"
+            f"commits (transactions):    {store.batches} (mean {store.writes / max(store.batches, 1):.1f} writes each)"
         )
         print(
             f"answer latency p50 / p99:  {statistics.median(latencies) * 1000:.1f} ms / "

@@ -75,9 +75,7 @@ def validate(question: schema.Question, value: Any) -> Any:
             raise AnswerRefused(number_hint(question))
         if question.integer and not float(value).is_integer():
             raise AnswerRefused(number_hint(question))
-        if (question.min is not None and value < question.min) or (
-            question.max is not None and value > question.max
-        ):
+        if (question.min is not None and value < question.min) or (question.max is not None and value > question.max):
             raise AnswerRefused(number_hint(question))
         return int(value) if float(value).is_integer() else float(value)
     if isinstance(question, schema.TextQuestion):

@@ -98,9 +98,7 @@ class Consultations:
         message_id: int | None = None,
     ) -> Reply:
         """Answer the current question with a value (an option id, number, text...)."""
-        return await self.store.write(
-            lambda c: self._answer(c, pseudonym, survey_id, question_id, value, message_id)
-        )
+        return await self.store.write(lambda c: self._answer(c, pseudonym, survey_id, question_id, value, message_id))
 
     async def answer_typed(self, pseudonym: str, text: str) -> Reply:
         """A typed message, for the question the resident is on."""
@@ -134,8 +132,9 @@ class Consultations:
     async def back(self, pseudonym: str, survey_id: str | None = None) -> Reply:
         return await self.store.write(lambda c: self._back(c, pseudonym, survey_id))
 
-    async def skip(self, pseudonym: str, survey_id: str | None = None) -> Reply:
-        return await self.store.write(lambda c: self._skip(c, pseudonym, survey_id))
+    async def skip(self, pseudonym: str, survey_id: str | None = None, question_id: str | None = None) -> Reply:
+        """Skip the open question if it is optional (`question_id`: only if it is that one)."""
+        return await self.store.write(lambda c: self._skip(c, pseudonym, survey_id, question_id))
 
     async def cancel(self, pseudonym: str, survey_id: str | None = None) -> Reply:
         return await self.store.write(lambda c: self._cancel(c, pseudonym, survey_id))
@@ -243,9 +242,7 @@ class Consultations:
                 "now": now,
             }
             response_id = c.execute(queries.NEW_RESPONSE, params).scalar_one()
-            state = queries.State(
-                response_id, survey.id, ResponseStatus.IN_PROGRESS, first.id, [], None, None, {}
-            )
+            state = queries.State(response_id, survey.id, ResponseStatus.IN_PROGRESS, first.id, [], None, None, {})
             return self._ask(survey, state, first)
         resumed = state.status == ResponseStatus.IN_PROGRESS
         state.status = ResponseStatus.IN_PROGRESS
@@ -279,9 +276,7 @@ class Consultations:
         question = survey.question(state.current) if state.current else None
         if question is None:
             return Reply(Status.NO_SURVEY, survey=survey, response_id=state.response_id)
-        stale_message = (
-            message_id is not None and state.message_id is not None and message_id != state.message_id
-        )
+        stale_message = message_id is not None and state.message_id is not None and message_id != state.message_id
         if question_id != question.id or stale_message:
             return self._ask(survey, state, question, status=Status.STALE)
         return question
@@ -375,14 +370,14 @@ class Consultations:
             return self._ask(survey, state, question, status=Status.REFUSED, reason=refusal.reason)
         return self._accept(c, survey, state, question, accepted)
 
-    def _skip(self, c: sa.Connection, pseudonym: str, survey_id: str | None) -> Reply:
+    def _skip(self, c: sa.Connection, pseudonym: str, survey_id: str | None, question_id: str | None) -> Reply:
         resolved = self._resolve(c, pseudonym, survey_id)
         if isinstance(resolved, Reply):
             return resolved
         survey, state = resolved
-        question = survey.question(state.current) if state.current else None
-        if question is None:
-            return Reply(Status.NO_SURVEY, survey=survey, response_id=state.response_id)
+        question = self._current_question(survey, state, question_id or state.current or "", None)
+        if isinstance(question, Reply):
+            return question
         if question.required:
             return self._ask(
                 survey,
@@ -477,9 +472,7 @@ class Consultations:
             return Reply(Status.NO_SURVEY, survey=survey, response_id=state.response_id)
         previous = flow.previous_question(survey, state.answers, current.id)
         if previous is None:
-            return self._ask(
-                survey, state, current, status=Status.REFUSED, reason="This is the first question."
-            )
+            return self._ask(survey, state, current, status=Status.REFUSED, reason="This is the first question.")
         return self._move(c, survey, state, previous)
 
     def _cancel(self, c: sa.Connection, pseudonym: str, survey_id: str | None) -> Reply:

@@ -99,9 +99,7 @@ async def _submit(engine: Consultations, reply: Reply, text: str) -> Reply:
     return await engine.answer_typed(PREVIEW_RESIDENT, text)
 
 
-async def run_preview(
-    survey: schema.Survey, read_line: Callable[[str], str], write: Callable[[str], None]
-) -> Reply:
+async def run_preview(survey: schema.Survey, read_line: Callable[[str], str], write: Callable[[str], None]) -> Reply:
     """Walk the survey with `read_line` as the resident; returns the last reply."""
     with tempfile.TemporaryDirectory(prefix="consultbot-preview-") as folder:
         url = f"sqlite:///{Path(folder) / 'preview.db'}"

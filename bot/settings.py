@@ -74,9 +74,7 @@ class Settings(BaseSettings):
 
     def require_token(self) -> str:
         if not self.telegram_bot_token:
-            raise SettingsError(
-                "TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and put it in .env"
-            )
+            raise SettingsError("TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and put it in .env")
         return self.telegram_bot_token
 
 

@@ -349,9 +349,7 @@ def _number(source: str, start: int, digits_at: int) -> _Token:
     end = word.end()
     if not _DIGITS.fullmatch(word.group()):
         # e.g. -2-bed: not a number, and a bare word cannot start with '-'.
-        raise ConditionError(
-            f"unexpected '-'; quote values that start with '-', e.g. '{source[start:end]}'", start
-        )
+        raise ConditionError(f"unexpected '-'; quote values that start with '-', e.g. '{source[start:end]}'", start)
     decimal = _DECIMAL_TAIL.match(source, end)
     if decimal:
         end = decimal.end()
@@ -466,12 +464,8 @@ class _Parser:
         if token.kind == "op":
             self.advance()
             right = self.operand_after(token)
-            node: Condition = Compare(
-                token.text, left, right, op_start=token.start, **self.span(left.start, right.end)
-            )
-        elif self.is_keyword(token, "in") or (
-            self.is_keyword(token, "not") and self.is_keyword(self.peek(1), "in")
-        ):
+            node: Condition = Compare(token.text, left, right, op_start=token.start, **self.span(left.start, right.end))
+        elif self.is_keyword(token, "in") or (self.is_keyword(token, "not") and self.is_keyword(self.peek(1), "in")):
             negated = token.text == "not"
             self.advance()
             if negated:
@@ -516,9 +510,7 @@ class _Parser:
         if token.kind == "op" or self.is_keyword(token, "in"):
             raise self.chained(token)
         close = ", or close the '(' with ')'" if in_parens else ""
-        raise ConditionError(
-            f"unexpected {token.shown}; join conditions with 'and' or 'or'{close}", token.start
-        )
+        raise ConditionError(f"unexpected {token.shown}; join conditions with 'and' or 'or'{close}", token.start)
 
     def expected_condition(self, token: _Token) -> ConditionError:
         if token.kind == "end":
@@ -562,9 +554,7 @@ def check(cond: Condition, earlier: Mapping[str, VarInfo], all_questions: Collec
     _Checker(earlier, all_questions).run(cond)
 
 
-def compile_condition(
-    source: str, earlier: Mapping[str, VarInfo], all_questions: Collection[str]
-) -> Condition:
+def compile_condition(source: str, earlier: Mapping[str, VarInfo], all_questions: Collection[str]) -> Condition:
     """Parse and check; returns the tree to store and pass to `evaluate`.
 
     The returned tree has bare option ids resolved into Literal(kind="option")
@@ -607,9 +597,7 @@ class _Checker:
             return self.condition(cond)
         except RecursionError:
             # Only a hand-built tree can be this deep; parse bounds its trees.
-            raise ConditionError(
-                f"condition is nested more than {MAX_DEPTH} deep; simplify it", cond.start
-            ) from None
+            raise ConditionError(f"condition is nested more than {MAX_DEPTH} deep; simplify it", cond.start) from None
 
     # -- examples for messages
 
@@ -701,9 +689,7 @@ class _Checker:
     def bare_name(self, node: Name) -> Condition:
         info = self.earlier.get(node.id)
         if info is not None:
-            raise ConditionError(
-                f"{node.id!r} needs a comparison, e.g. {self.example(node.id, info)}", node.start
-            )
+            raise ConditionError(f"{node.id!r} needs a comparison, e.g. {self.example(node.id, info)}", node.start)
         if node.id in self.all:
             raise self.later(node)
         if any(node.id in i.options for i in self.earlier.values()):
@@ -779,8 +765,7 @@ class _Checker:
             )
         if node.op not in ("==", "!="):
             raise ConditionError(
-                f"{qid!r} is {_KIND_WORDS[info.kind]}, so use == or !=, "
-                f"e.g. {self.example(qid, info, value_text)}",
+                f"{qid!r} is {_KIND_WORDS[info.kind]}, so use == or !=, e.g. {self.example(qid, info, value_text)}",
                 node.op_start,
             )
         if info.kind == "text":
@@ -789,8 +774,7 @@ class _Checker:
             if isinstance(value, Name) and value_info is None and self.suggestion(value.id):
                 raise self.unknown(value)
             raise ConditionError(
-                f"{qid!r} is text, so compare it with a quoted string, "
-                f"e.g. {self.example(qid, info, value_text)}",
+                f"{qid!r} is text, so compare it with a quoted string, e.g. {self.example(qid, info, value_text)}",
                 value.start,
             )
         return self.option_value(value, qid, info)
@@ -831,8 +815,7 @@ class _Checker:
                 raise self.unknown(container)
             if item_info is not None and item_info.kind == "options":
                 raise ConditionError(
-                    f"put the option before {word!r}: {container.snippet or container.text} "
-                    f"{word} {item.snippet}",
+                    f"put the option before {word!r}: {container.snippet or container.text} {word} {item.snippet}",
                     node.start,
                 )
             if isinstance(item, Name) and item_info is None:

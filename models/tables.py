@@ -61,9 +61,7 @@ class Response(SQLModel, table=True):
     """One resident's go at one survey (one per resident and survey)."""
 
     __tablename__ = "response"
-    __table_args__ = (
-        sa.UniqueConstraint("respondent_id", "survey_id", name="uq_response_respondent_survey"),
-    )
+    __table_args__ = (sa.UniqueConstraint("respondent_id", "survey_id", name="uq_response_respondent_survey"),)
 
     id: int | None = Field(default=None, primary_key=True)
     respondent_id: int = Field(
@@ -128,9 +126,7 @@ class DigestLog(SQLModel, table=True):
     """One digest for one period and organiser: decides that it is sent exactly once."""
 
     __tablename__ = "digest_log"
-    __table_args__ = (
-        sa.UniqueConstraint("survey_id", "organiser_id", "period_end", name="uq_digest_period"),
-    )
+    __table_args__ = (sa.UniqueConstraint("survey_id", "organiser_id", "period_end", name="uq_digest_period"),)
 
     id: int | None = Field(default=None, primary_key=True)
     survey_id: str = Field(max_length=40)

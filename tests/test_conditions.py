@@ -69,9 +69,7 @@ def error(source: str) -> ConditionError:
 
 def test_parse_gives_a_tree_of_plain_values():
     assert parse("safety <= 2") == Compare("<=", Name("safety"), Literal(2, "number", "2"))
-    assert parse("'youth-club' in priorities") == Contains(
-        Literal("youth-club", "string"), Name("priorities")
-    )
+    assert parse("'youth-club' in priorities") == Contains(Literal("youth-club", "string"), Name("priorities"))
     assert parse("x not in priorities") == Contains(Name("x"), Name("priorities"), negated=True)
 
 
@@ -387,8 +385,7 @@ def test_a_non_string_condition_is_a_condition_error():
         (
             "priorities == 'youth-club'",
             11,
-            "'priorities' is a multi-choice question, so test one option with 'in', "
-            "e.g. 'youth-club' in priorities",
+            "'priorities' is a multi-choice question, so test one option with 'in', e.g. 'youth-club' in priorities",
         ),
         ("priorities != 'youth-club'", 11, "e.g. 'youth-club' not in priorities"),
         ("yuth-club in priorities", 0, "unknown name 'yuth-club'; did you mean 'youth-club'?"),
@@ -428,9 +425,7 @@ def test_a_question_id_beats_an_option_with_the_same_id():
     earlier = {**EARLIER, "north": VarInfo("number"), "region": VarInfo("option", {"north"})}
     with pytest.raises(ConditionError) as info:
         compile_condition("region == north", earlier, [*earlier])
-    assert info.value.message == "'north' is a question; to mean the option, quote it: " + (
-        "region == 'north'"
-    )
+    assert info.value.message == "'north' is a question; to mean the option, quote it: " + ("region == 'north'")
     assert info.value.offset == 10
     # Quoting resolves it.
     compile_condition("region == 'north'", earlier, [*earlier])
@@ -439,9 +434,7 @@ def test_a_question_id_beats_an_option_with_the_same_id():
 def test_a_later_question_with_an_options_id_gets_a_quoting_hint():
     with pytest.raises(ConditionError) as info:
         compile_condition("area == north", EARLIER, [*ALL, "north"])
-    assert info.value.message == (
-        "'north' is a question asked later; to mean the option, quote it: area == 'north'"
-    )
+    assert info.value.message == ("'north' is a question asked later; to mean the option, quote it: area == 'north'")
 
 
 def test_check_alone_raises_the_same_errors_as_compile():

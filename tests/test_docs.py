@@ -130,9 +130,7 @@ def test_every_accepted_key_is_documented(key: str) -> None:
 @pytest.mark.parametrize("question_type", QUESTION_TYPES)
 def test_every_question_type_is_documented(question_type: str) -> None:
     docs = _docs()
-    assert f"`{question_type}`" in docs, (
-        f"question type '{question_type}' is not mentioned in docs/surveys.md"
-    )
+    assert f"`{question_type}`" in docs, f"question type '{question_type}' is not mentioned in docs/surveys.md"
     heading = re.compile(rf"^#+ `{re.escape(question_type)}`\s*$", re.MULTILINE)
     assert heading.search(docs), f"question type '{question_type}' has no '### `{question_type}`' section"
     uses = re.compile(rf"^\s*type: {re.escape(question_type)}\s*$", re.MULTILINE)

@@ -120,9 +120,7 @@ async def test_hidden_questions_are_not_asked(engine: Engine) -> None:
     assert asked == ["area", "priorities", "safety", "years"]
 
 
-async def test_each_accepted_answer_is_committed_before_the_engine_returns(
-    engine: Engine, db_url: str
-) -> None:
+async def test_each_accepted_answer_is_committed_before_the_engine_returns(engine: Engine, db_url: str) -> None:
     await engine.start(ME, "millbrook")
     await engine.answer(ME, "millbrook", "area", "centre")
     assert stored(db_url) == {"area": "centre"}

@@ -109,10 +109,7 @@ async def exercise(survey: schema.Survey, steps: list[tuple[str, int]], url: str
         assert reply.status == Status.ASK
         for action, seed in steps:
             current = reply.question
-            if (
-                reply.status not in (Status.ASK, Status.DRAFT, Status.REFUSED, Status.STALE)
-                or current is None
-            ):
+            if reply.status not in (Status.ASK, Status.DRAFT, Status.REFUSED, Status.STALE) or current is None:
                 reply = await engine.start("r", survey.id)
                 if reply.status == Status.ALREADY_DONE:
                     reply = await engine.change("r")

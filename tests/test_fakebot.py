@@ -19,7 +19,6 @@ import time
 import warnings
 import zlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -29,6 +28,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    LinkPreviewOptions,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
@@ -54,7 +54,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from tests.fakebot import FakeTelegram, WaitTimeout, decode_body, parse_html, utf16_len
+from tests.fakebot import FakeTelegram, WaitTimeout, decode_body, parse_html, polling, utf16_len
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,20 +112,6 @@ def build_echo_bot(builder: ApplicationBuilder) -> tuple[Application, list[BaseE
     return app, handler_errors
 
 
-@asynccontextmanager
-async def polling(app: Application) -> AsyncIterator[Application]:
-    """Run the Application's long polling for the duration of the block."""
-    async with app:
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0)
-        await app.start()
-        try:
-            yield app
-        finally:
-            await app.updater.stop()
-            await app.stop()
-
-
 def retry_seconds(error: RetryAfter) -> float:
     """RetryAfter.retry_after as seconds (PTB 22 warns that it will become a timedelta)."""
     with warnings.catch_warnings():
@@ -143,12 +129,7 @@ def png(width: int, height: int) -> bytes:
 
     rows = b"".join(b"\x00" + b"\x10\x80\xf0" * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 @pytest.fixture
@@ -213,9 +194,7 @@ async def test_updates_arrive_in_order(echo_bot: tuple[Application, list], fake:
     await fake.wait_for(lambda: not fake.pending_updates())  # confirmed by the next poll
 
 
-async def test_refusals_reach_the_bots_error_handler(
-    echo_bot: tuple[Application, list], fake: FakeTelegram
-):
+async def test_refusals_reach_the_bots_error_handler(echo_bot: tuple[Application, list], fake: FakeTelegram):
     _, handler_errors = echo_bot
     fake.user_sends(ALICE, "/long")
     await fake.wait_for(lambda: handler_errors)
@@ -226,9 +205,7 @@ async def test_refusals_reach_the_bots_error_handler(
         fake.assert_no_errors()
 
 
-async def test_a_press_can_be_answered_only_once(
-    echo_bot: tuple[Application, list], fake: FakeTelegram
-):
+async def test_a_press_can_be_answered_only_once(echo_bot: tuple[Application, list], fake: FakeTelegram):
     app, _ = echo_bot
     fake.user_sends(ALICE, "/start")
     hello = await fake.wait_for_message(ALICE)
@@ -263,6 +240,9 @@ async def test_text_length_is_counted_after_parsing(bot: Bot, fake: FakeTelegram
         with pytest.raises(BadRequest, match=r"^Message text is empty$"):
             await bot.send_message(alice, text, parse_mode=ParseMode.HTML)
     assert fake.last_message(alice).text == "😀" * 2048
+    await bot.send_message(alice, "  https://example.org  ", link_preview_options=LinkPreviewOptions(is_disabled=True))
+    assert fake.last_message(alice).text == "https://example.org"  # trimmed, as by Telegram
+    assert fake.last_message(alice).link_preview_disabled
 
 
 @pytest.mark.parametrize(
@@ -280,9 +260,7 @@ async def test_text_length_is_counted_after_parsing(bot: Bot, fake: FakeTelegram
         ("<b", "Unclosed start tag at byte offset 0"),
     ],
 )
-async def test_bad_html_is_refused(
-    bot: Bot, fake: FakeTelegram, alice: int, html: str, error: str
-):
+async def test_bad_html_is_refused(bot: Bot, fake: FakeTelegram, alice: int, html: str, error: str):
     with pytest.raises(BadRequest) as caught:
         await bot.send_message(alice, html, parse_mode=ParseMode.HTML)
     description = "Bad Request: can't parse entities: " + error
@@ -317,16 +295,12 @@ async def test_keyboards_are_validated(bot: Bot, fake: FakeTelegram, alice: int)
         with pytest.raises(BadRequest, match=r"(?i)^button_data_invalid$"):
             await bot.send_message(alice, "no", reply_markup=keyboard(callback_data=data))
     with pytest.raises(BadRequest, match=r"(?i)text buttons are unallowed in the inline keyboard"):
-        await bot.send_message(
-            alice, "no", reply_markup={"inline_keyboard": [[{"text": "Just text"}]]}
-        )
+        await bot.send_message(alice, "no", reply_markup={"inline_keyboard": [[{"text": "Just text"}]]})
     with pytest.raises(BadRequest, match=r"exactly one"):
         await bot.send_message(
             alice,
             "no",
-            reply_markup={
-                "inline_keyboard": [[{"text": "Both", "callback_data": "a", "url": "https://x.org"}]]
-            },
+            reply_markup={"inline_keyboard": [[{"text": "Both", "callback_data": "a", "url": "https://x.org"}]]},
         )
     with pytest.raises(BadRequest, match=r"(?i)button_url_invalid"):
         await bot.send_message(alice, "no", reply_markup=keyboard(url="not a url"))
@@ -338,6 +312,8 @@ async def test_reply_keyboards_and_inline_only_edits(bot: Bot, fake: FakeTelegra
     sent = await bot.send_message(alice, "Share your number?", reply_markup=reply_keyboard)
     assert fake.last_message(alice).reply_keyboard == [["Share"]]
     assert sent.reply_markup is None  # Telegram returns only inline keyboards in messages
+    with pytest.raises(BadRequest, match=r"^Message can't be edited$"):
+        await bot.edit_message_text("Changed", chat_id=alice, message_id=sent.message_id)
     await bot.send_message(alice, "Thanks", reply_markup=ReplyKeyboardRemove())
     question = await bot.send_message(alice, "Question")
     with pytest.raises(BadRequest, match=r"Inline keyboard expected"):
@@ -353,9 +329,7 @@ async def test_edits_are_checked(bot: Bot, fake: FakeTelegram, alice: int):
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("A", callback_data="a")]])
     sent = await bot.send_message(alice, "<b>Q</b>", parse_mode=ParseMode.HTML, reply_markup=markup)
     with pytest.raises(BadRequest, match=r"^Message is not modified: specified new message"):
-        await bot.edit_message_text(
-            "<b>Q</b>", alice, sent.message_id, parse_mode=ParseMode.HTML, reply_markup=markup
-        )
+        await bot.edit_message_text("<b>Q</b>", alice, sent.message_id, parse_mode=ParseMode.HTML, reply_markup=markup)
     # Same text without bold is a change; without reply_markup the keyboard goes.
     await bot.edit_message_text("Q", alice, sent.message_id)
     assert fake.message(alice, sent.message_id).reply_markup is None
@@ -516,6 +490,10 @@ def test_get_updates_offsets_limits_and_allowed_updates(fake: FakeTelegram):
     assert get() == []  # the setting is remembered, as in Telegram
     assert len(get(allowed_updates="[]")) == 0
 
+    fake.user_sends(BOB, "before the restart")
+    assert fake.handle(fake.token, "deleteWebhook", {"drop_pending_updates": "true"}, {})[0] == 200
+    assert get() == []
+
 
 def test_privacy_mode_hides_group_chatter(fake: FakeTelegram):
     group = -4001
@@ -586,17 +564,13 @@ async def test_long_poll_returns_as_soon_as_an_update_arrives(fake: FakeTelegram
 
     started = time.monotonic()
     offset = str(body["result"][0]["update_id"] + 1)
-    status, body = await fake.handle_async(
-        fake.token, "getUpdates", {"timeout": "0.1", "offset": offset}, {}
-    )
+    status, body = await fake.handle_async(fake.token, "getUpdates", {"timeout": "0.1", "offset": offset}, {})
     assert (status, body["result"]) == (200, [])
     assert time.monotonic() - started >= 0.09
 
 
 async def test_a_second_poller_terminates_the_first(fake: FakeTelegram):
-    first = asyncio.create_task(
-        fake.handle_async(fake.token, "getUpdates", {"timeout": 10}, {})
-    )
+    first = asyncio.create_task(fake.handle_async(fake.token, "getUpdates", {"timeout": 10}, {}))
     await asyncio.sleep(0.01)
     second = asyncio.create_task(fake.handle_async(fake.token, "getUpdates", {"timeout": 10}, {}))
     status, body = await asyncio.wait_for(first, 2)
@@ -609,6 +583,12 @@ async def test_wait_helpers_fail_with_the_transcript(fake: FakeTelegram):
     fake.user_sends(ALICE, "is anyone there?")
     with pytest.raises(WaitTimeout, match=r"is anyone there"):
         await fake.wait_for_reply(ALICE, timeout=0.05)
+    mark = fake.mark(ALICE)
+    fake.handle(fake.token, "sendMessage", {"chat_id": ALICE, "text": "first"}, {})
+    fake.handle(fake.token, "sendMessage", {"chat_id": ALICE, "text": "second"}, {})
+    assert (await fake.wait_for_reply(ALICE)).text == "first"  # after the person's message
+    assert (await fake.wait_for_reply(ALICE, after=mark + 1)).text == "second"
+    assert (await fake.wait_for_message(ALICE, contains="sec")).text == "second"
     with pytest.raises(WaitTimeout, match=r"still false"):
         await fake.wait_for(lambda: False, timeout=0.01)
 
@@ -644,10 +624,7 @@ async def test_http_server_keep_alive_concurrency_and_paths(fake: FakeTelegram):
         limits = httpx.Limits(max_connections=20)
         async with httpx.AsyncClient(limits=limits, timeout=5) as client:
             poll = asyncio.create_task(client.post(f"{url}/getUpdates", json={"timeout": 5}))
-            sends = [
-                client.post(f"{url}/sendMessage", data={"chat_id": ALICE, "text": f"m{i}"})
-                for i in range(100)
-            ]
+            sends = [client.post(f"{url}/sendMessage", data={"chat_id": ALICE, "text": f"m{i}"}) for i in range(100)]
             replies = await asyncio.gather(*sends)
             assert {r.status_code for r in replies} == {200}
             assert not poll.done()  # a long poll holds its own connection meanwhile
@@ -694,9 +671,7 @@ def test_runs_as_a_separate_process():
             control = base_url.removesuffix("/bot") + "/_fake"
             sent = client.post(f"{control}/user_sends", json={"user_id": 5, "text": "/start"})
             assert sent.json()["result"]["message"]["text"] == "/start"
-            reply = client.post(
-                f"{base_url}42:TEST-token/sendMessage", json={"chat_id": 5, "text": "hello"}
-            )
+            reply = client.post(f"{base_url}42:TEST-token/sendMessage", json={"chat_id": 5, "text": "hello"})
             assert reply.json()["ok"] is True
             transcript = client.post(f"{control}/transcript", json={"chat_id": 5}).json()
             assert transcript["result"][0]["text"] == "hello"

@@ -373,7 +373,7 @@ def _mutations() -> st.SearchStrategy[str]:
         ]
     )
     return st.tuples(st.integers(0, len(lines) - 1), replacement, st.booleans()).map(
-        lambda t: "\n".join([*lines[:t[0]], t[1], *lines[t[0] + (1 if t[2] else 0):]]) + "\n"
+        lambda t: "\n".join([*lines[: t[0]], t[1], *lines[t[0] + (1 if t[2] else 0) :]]) + "\n"
     )
 
 

@@ -24,13 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--username", default="consultbot_test_bot")
-    parser.add_argument(
-        "--no-privacy-mode", action="store_true", help="the bot sees every group message"
-    )
+    parser.add_argument("--no-privacy-mode", action="store_true", help="the bot sees every group message")
     args = parser.parse_args(argv)
-    fake = FakeTelegram(
-        token=args.token, username=args.username, privacy_mode=not args.no_privacy_mode
-    )
+    fake = FakeTelegram(token=args.token, username=args.username, privacy_mode=not args.no_privacy_mode)
 
     async def serve() -> None:
         base_url = await fake.serve(args.host, args.port)

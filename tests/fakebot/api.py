@@ -246,9 +246,7 @@ class Api(World):
         methods: Iterable[str] | None = None,
     ) -> Iterator[None]:
         """``with fake.outage(status=502): ...`` - everything fails inside the block."""
-        self.fail_all(
-            status=status, retry_after=retry_after, description=description, methods=methods
-        )
+        self.fail_all(status=status, retry_after=retry_after, description=description, methods=methods)
         try:
             yield
         finally:

@@ -25,9 +25,7 @@ CANT_PARSE_KEYBOARD_BUTTON = "Bad Request: can't parse keyboard button: "
 CANT_PARSE_MARKUP = "Bad Request: can't parse reply keyboard markup JSON object"
 INLINE_KEYBOARD_EXPECTED = "Bad Request: inline keyboard expected"
 MARKUP_TOO_LONG = "Bad Request: reply markup is too long"
-QUERY_TOO_OLD = (
-    "Bad Request: query is too old and response timeout expired or query ID is invalid"
-)
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 ANSWER_TOO_LONG = "Bad Request: MESSAGE_TOO_LONG"
 MESSAGE_TO_EDIT_NOT_FOUND = "Bad Request: message to edit not found"
 MESSAGE_CANT_BE_EDITED = "Bad Request: message can't be edited"
@@ -49,13 +47,9 @@ IMAGE_PROCESS_FAILED = "Bad Request: IMAGE_PROCESS_FAILED"
 PHOTO_INVALID_DIMENSIONS = "Bad Request: PHOTO_INVALID_DIMENSIONS"
 WRONG_ACTION = "Bad Request: wrong parameter action in request"
 BOT_COMMAND_INVALID = "Bad Request: BOT_COMMAND_INVALID"
-CONFLICT_POLLING = (
-    "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
-    "is running"
-)
+CONFLICT_POLLING = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 CONFLICT_WEBHOOK = (
-    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to "
-    "delete the webhook first"
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
 UNAUTHORIZED = "Unauthorized"
 NOT_FOUND = "Not Found"

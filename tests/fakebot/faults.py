@@ -84,9 +84,7 @@ class FaultPlan:
         """The injected error for this call, if any (consuming one of its count)."""
         now = time.monotonic()
         self.failures = [
-            f
-            for f in self.failures
-            if (f.until is None or now < f.until) and (f.remaining is None or f.remaining > 0)
+            f for f in self.failures if (f.until is None or now < f.until) and (f.remaining is None or f.remaining > 0)
         ]
         for failure in self.failures:
             if failure.matches(method, now):
@@ -140,11 +138,7 @@ class FloodControl:
             _window_wait(self._global, now, 1.0, self.global_per_second),
         ]
         if chat_id is not None:
-            waits.append(
-                _window_wait(
-                    self._chats.setdefault(chat_id, deque()), now, 1.0, self.per_chat_per_second
-                )
-            )
+            waits.append(_window_wait(self._chats.setdefault(chat_id, deque()), now, 1.0, self.per_chat_per_second))
             if is_group:
                 waits.append(
                     _window_wait(

@@ -102,10 +102,7 @@ def parse_html(source: str, *, strict_ampersand: bool = True) -> tuple[str, list
                 i = decoded[1]
                 continue
             if strict_ampersand:
-                raise EntityParseError(
-                    f'Unescaped "&" at byte offset {_byte_offset(source, i)}: '
-                    'write it as "&amp;"'
-                )
+                raise EntityParseError(f'Unescaped "&" at byte offset {_byte_offset(source, i)}: write it as "&amp;"')
         if char != "<":
             out.append(char)
             out_utf16 += 2 if ord(char) > 0xFFFF else 1
@@ -118,9 +115,7 @@ def parse_html(source: str, *, strict_ampersand: bool = True) -> tuple[str, list
         else:
             i = _open_tag(source, i, begin, stack, out_utf16)
     if stack:
-        raise EntityParseError(
-            f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"'
-        )
+        raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"')
     return "".join(out), _merge_pre_code(entities)
 
 
@@ -133,9 +128,7 @@ def _open_tag(source: str, i: int, begin: int, stack: list[_OpenTag], out_utf16:
         raise EntityParseError(f"Unclosed start tag at byte offset {_byte_offset(source, begin)}")
     name = source[name_begin:i].lower()
     if name not in TAG_ENTITY_TYPES:
-        raise EntityParseError(
-            f'Unsupported start tag "{name}" at byte offset {_byte_offset(source, begin)}'
-        )
+        raise EntityParseError(f'Unsupported start tag "{name}" at byte offset {_byte_offset(source, begin)}')
     argument = ""
     while source[i] != ">":
         while i < size and source[i] in _SPACES:
@@ -150,8 +143,7 @@ def _open_tag(source: str, i: int, begin: int, stack: list[_OpenTag], out_utf16:
         attr_name = source[attr_begin:i].lower()
         if not attr_name:
             raise EntityParseError(
-                f'Empty attribute name in the tag "{name}" at byte offset '
-                f"{_byte_offset(source, begin)}"
+                f'Empty attribute name in the tag "{name}" at byte offset {_byte_offset(source, begin)}'
             )
         while i < size and source[i] in _SPACES:
             i += 1
@@ -164,24 +156,15 @@ def _open_tag(source: str, i: int, begin: int, stack: list[_OpenTag], out_utf16:
         while i < size and source[i] in _SPACES:
             i += 1
         if i >= size:
-            raise EntityParseError(
-                f'Unclosed start tag "{name}" at byte offset {_byte_offset(source, begin)}'
-            )
+            raise EntityParseError(f'Unclosed start tag "{name}" at byte offset {_byte_offset(source, begin)}')
         value, i = _attribute_value(source, i)
         if i >= size:
-            raise EntityParseError(
-                f'Unclosed start tag "{name}" at byte offset {_byte_offset(source, begin)}'
-            )
+            raise EntityParseError(f'Unclosed start tag "{name}" at byte offset {_byte_offset(source, begin)}')
         argument = _tag_argument(name, attr_name, value, argument)
     if i >= size:
-        raise EntityParseError(
-            f'Unclosed start tag "{name}" at byte offset {_byte_offset(source, begin)}'
-        )
+        raise EntityParseError(f'Unclosed start tag "{name}" at byte offset {_byte_offset(source, begin)}')
     if name == "span" and argument != "spoiler":
-        raise EntityParseError(
-            f'Tag "span" must have class "tg-spoiler" at byte offset '
-            f"{_byte_offset(source, begin)}"
-        )
+        raise EntityParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(source, begin)}')
     if name == "tg-emoji" and not (argument.isdigit() and int(argument) > 0):
         raise EntityParseError("Invalid custom emoji identifier specified")
     stack.append(_OpenTag(name, argument, out_utf16, _byte_offset(source, begin)))
@@ -196,9 +179,7 @@ def _attribute_value(source: str, i: int) -> tuple[str, int]:
         assert match is not None  # the pattern matches the empty string
         end = match.end()
         if end < size and source[end] not in _SPACES and source[end] != ">":
-            raise EntityParseError(
-                f"Unexpected end of name token at byte offset {_byte_offset(source, i)}"
-            )
+            raise EntityParseError(f"Unexpected end of name token at byte offset {_byte_offset(source, i)}")
         return source[i:end].lower(), end
     i += 1
     value: list[str] = []
@@ -289,9 +270,7 @@ def _make_entity(tag: _OpenTag, length: int) -> dict | None:
 def _merge_pre_code(entities: list[dict]) -> list[dict]:
     """``<pre><code class="language-x">`` becomes one pre entity with a language."""
     result: list[dict] = []
-    codes = {
-        (e["offset"], e["length"]): e for e in entities if e["type"] == "code" and "language" in e
-    }
+    codes = {(e["offset"], e["length"]): e for e in entities if e["type"] == "code" and "language" in e}
     merged: set[tuple[int, int]] = set()
     for entity in entities:
         key = (entity["offset"], entity["length"])
@@ -299,11 +278,7 @@ def _merge_pre_code(entities: list[dict]) -> list[dict]:
             entity = {**entity, "language": codes[key]["language"]}
             merged.add(key)
         result.append(entity)
-    result = [
-        e
-        for e in result
-        if not (e["type"] == "code" and (e["offset"], e["length"]) in merged)
-    ]
+    result = [e for e in result if not (e["type"] == "code" and (e["offset"], e["length"]) in merged)]
     for entity in result:
         if entity["type"] == "code":
             entity.pop("language", None)
@@ -324,4 +299,3 @@ def strip_text(text: str, entities: list[dict]) -> tuple[str, list[dict]]:
         if end > start:
             result.append({**entity, "offset": start, "length": end - start})
     return stripped, result
-

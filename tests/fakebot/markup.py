@@ -59,9 +59,7 @@ def _rows(markup: dict, key: str) -> list[list[Any]]:
     rows = markup[key]
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
         kind = "InlineKeyboardMarkup" if key == "inline_keyboard" else "ReplyKeyboardMarkup"
-        raise bad_request(
-            f'Bad Request: field "{key}" of the {kind} must be an Array of Arrays'
-        )
+        raise bad_request(f'Bad Request: field "{key}" of the {kind} must be an Array of Arrays')
     rows = [row for row in rows if row]
     if sum(len(row) for row in rows) > MAX_BUTTONS:
         raise bad_request(errors.MARKUP_TOO_LONG)
@@ -87,21 +85,16 @@ def _inline_button(button: Any) -> dict:
         raise bad_request(errors.CANT_PARSE_BUTTON + 'Field "text" must be non-empty')
     actions = [key for key in INLINE_ACTIONS if button.get(key) is not None]
     if not actions:
-        raise bad_request(
-            errors.CANT_PARSE_BUTTON + "Text buttons are unallowed in the inline keyboard"
-        )
+        raise bad_request(errors.CANT_PARSE_BUTTON + "Text buttons are unallowed in the inline keyboard")
     if len(actions) > 1:
         raise bad_request(
-            errors.CANT_PARSE_BUTTON
-            + f"exactly one of the optional fields must be used, got {', '.join(actions)}"
+            errors.CANT_PARSE_BUTTON + f"exactly one of the optional fields must be used, got {', '.join(actions)}"
         )
     action = actions[0]
     if action == "callback_data":
         data = button["callback_data"]
         if not isinstance(data, str):
-            raise bad_request(
-                errors.CANT_PARSE_BUTTON + 'Field "callback_data" must be of type String'
-            )
+            raise bad_request(errors.CANT_PARSE_BUTTON + 'Field "callback_data" must be of type String')
         if not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES:
             raise bad_request(errors.BUTTON_DATA_INVALID)
     elif action == "url":
@@ -130,13 +123,9 @@ def _reply_keyboard(markup: dict) -> dict:
             if isinstance(button, str):
                 button = {"text": button}
             if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                raise bad_request(
-                    errors.CANT_PARSE_KEYBOARD_BUTTON + 'Field "text" must be of type String'
-                )
+                raise bad_request(errors.CANT_PARSE_KEYBOARD_BUTTON + 'Field "text" must be of type String')
             if not button["text"].strip():
-                raise bad_request(
-                    errors.CANT_PARSE_KEYBOARD_BUTTON + 'Field "text" must be non-empty'
-                )
+                raise bad_request(errors.CANT_PARSE_KEYBOARD_BUTTON + 'Field "text" must be non-empty')
             out_row.append(dict(button))
         checked.append(out_row)
     return {**markup, "keyboard": checked}

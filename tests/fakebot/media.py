@@ -55,9 +55,7 @@ def stored_from_string(files: dict[str, StoredFile], value: str) -> StoredFile:
     if value in files:
         return files[value]
     if value.startswith(("http://", "https://")):
-        return StoredFile(
-            file_id="", file_unique_id="", filename=None, mime_type=None, content=None, url=value
-        )
+        return StoredFile(file_id="", file_unique_id="", filename=None, mime_type=None, content=None, url=value)
     raise bad_request(errors.WRONG_FILE)
 
 

@@ -87,9 +87,7 @@ def public_params(p: Params) -> dict[str, Any]:
 # ------------------------------------------------------------------ text helpers
 
 
-def formatted_text(
-    world: World, p: Params, field: str, entities_field: str
-) -> tuple[str, list[dict]]:
+def formatted_text(world: World, p: Params, field: str, entities_field: str) -> tuple[str, list[dict]]:
     """Apply parse_mode (HTML or none) and trim, as Telegram does before length checks."""
     raw = p.get_str(field) or ""
     parse_mode = (p.get_str("parse_mode") or "").strip()
@@ -100,9 +98,7 @@ def formatted_text(
             except EntityParseError as exc:
                 raise bad_request(errors.CANT_PARSE_ENTITIES + str(exc)) from exc
         elif parse_mode.lower() in {"markdown", "markdownv2"}:
-            raise bad_request(
-                f"Bad Request: the fake Telegram does not implement parse_mode {parse_mode}"
-            )
+            raise bad_request(f"Bad Request: the fake Telegram does not implement parse_mode {parse_mode}")
         else:
             raise bad_request("Bad Request: unsupported parse_mode")
     else:
@@ -114,9 +110,7 @@ def formatted_text(
 
 
 def _markup(p: Params, *, inline_only: bool) -> dict | None:
-    return normalize_markup(
-        p.get_json("reply_markup", error=errors.CANT_PARSE_MARKUP), inline_only=inline_only
-    )
+    return normalize_markup(p.get_json("reply_markup", error=errors.CANT_PARSE_MARKUP), inline_only=inline_only)
 
 
 def _reply_to(world: World, chat_id: int, p: Params) -> StoredMessage | None:
@@ -142,9 +136,7 @@ def _reply_to(world: World, chat_id: int, p: Params) -> StoredMessage | None:
 def _send(world: World, p: Params, kind: str, **fields: Any) -> dict[str, Any]:
     """Store a bot message, record it in the transcript and return its JSON."""
     chat = fields.pop("chat")
-    message = world._store_message(
-        chat, sender=world.bot, from_bot=True, kind=kind, params=public_params(p), **fields
-    )
+    message = world._store_message(chat, sender=world.bot, from_bot=True, kind=kind, params=public_params(p), **fields)
     if chat.type == "channel":
         message.sender = None
         message.sender_chat = chat
@@ -465,6 +457,10 @@ def _message_to_edit(world: World, p: Params) -> StoredMessage:
         raise bad_request(errors.MESSAGE_TO_EDIT_NOT_FOUND)
     if not message.from_bot:
         raise bad_request(errors.MESSAGE_CANT_BE_EDITED)
+    if message.reply_markup is not None and "inline_keyboard" not in message.reply_markup:
+        # Sent with a reply keyboard (or keyboard removal / force reply): Telegram refuses
+        # every edit of such a message.
+        raise bad_request(errors.MESSAGE_CANT_BE_EDITED)
     return message
 
 
@@ -520,8 +516,6 @@ def edit_message_reply_markup(world: World, p: Params) -> dict[str, Any]:
     """Replace (or, without reply_markup, remove) the inline keyboard."""
     markup = _markup(p, inline_only=True)
     message = _message_to_edit(world, p)
-    if message.reply_markup is not None and "inline_keyboard" not in message.reply_markup:
-        raise bad_request(errors.MESSAGE_CANT_BE_EDITED)
     if message.reply_markup == markup:
         raise bad_request(errors.NOT_MODIFIED)
     message.reply_markup = markup

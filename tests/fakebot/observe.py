@@ -50,9 +50,7 @@ class Observe(World):
     def messages(self, chat_id: int) -> list[StoredMessage]:
         """The bot's messages in a chat as they are now (edits applied, deleted ones gone)."""
         with self._lock:
-            return [
-                m for m in self._chat_messages.get(chat_id, []) if m.from_bot and not m.deleted
-            ]
+            return [m for m in self._chat_messages.get(chat_id, []) if m.from_bot and not m.deleted]
 
     def last_message(self, chat_id: int) -> StoredMessage:
         """The bot's latest (not deleted) message in a chat."""
@@ -108,9 +106,7 @@ class Observe(World):
             self.calls.clear()
             self.log.clear()
 
-    def api_errors(
-        self, method: str | None = None, *, include_injected: bool = False
-    ) -> list[ApiCall]:
+    def api_errors(self, method: str | None = None, *, include_injected: bool = False) -> list[ApiCall]:
         """Calls Telegram refused (not counting long-poll conflicts or injected faults)."""
         with self._lock:
             return [
@@ -153,9 +149,7 @@ class Observe(World):
             raise WaitTimeout(message or f"condition still false after {timeout}s")
         return value
 
-    def wait_for_sync(
-        self, predicate: Callable[[], T], timeout: float = 5.0, *, message: str = ""
-    ) -> T:
+    def wait_for_sync(self, predicate: Callable[[], T], timeout: float = 5.0, *, message: str = "") -> T:
         """Blocking wait_for, for synchronous tests using ``serve_in_thread``."""
         value = self._wait_until_sync(predicate, timeout, RECHECK)
         if not value:
@@ -246,19 +240,15 @@ class Observe(World):
                 return
             if time.monotonic() >= deadline:
                 raise WaitTimeout(
-                    f"bot not idle after {timeout}s: {pending} updates pending, "
-                    f"last call {idle_for:.3f}s ago"
+                    f"bot not idle after {timeout}s: {pending} updates pending, last call {idle_for:.3f}s ago"
                 )
             wait = quiet - idle_for if not pending else deadline - time.monotonic()
             await self._wait_change(version, max(min(wait, deadline - time.monotonic()), 0.001))
             await asyncio.sleep(0)
 
     def _timeout_text(self, chat_id: int, what: str, timeout: float) -> str:
-        errors = "\n".join(
-            f"  {c.method} -> {c.status} {c.description}" for c in self.api_errors()[-5:]
-        )
+        errors = "\n".join(f"  {c.method} -> {c.status} {c.description}" for c in self.api_errors()[-5:])
         return (
             f"no {what} in chat {chat_id} after {timeout}s. Chat so far:\n"
-            f"{self.conversation(chat_id) or '  (nothing)'}"
-            + (f"\nRecent API errors:\n{errors}" if errors else "")
+            f"{self.conversation(chat_id) or '  (nothing)'}" + (f"\nRecent API errors:\n{errors}" if errors else "")
         )

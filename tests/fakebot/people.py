@@ -119,13 +119,9 @@ class People(World):
         with self._lock:
             user = self._user(user_id, first_name, last_name, username, language_code)
             chat = self._where(user, chat_type, chat_id, chat_title)
-            return self._deliver(
-                self._user_message(user, chat, reply_to, text=text, entities=_entities(text))
-            )
+            return self._deliver(self._user_message(user, chat, reply_to, text=text, entities=_entities(text)))
 
-    def user_sends_command(
-        self, user_id: int, command: str, args: str = "", **where: Any
-    ) -> dict[str, Any]:
+    def user_sends_command(self, user_id: int, command: str, args: str = "", **where: Any) -> dict[str, Any]:
         """``/command args`` - e.g. ``user_sends_command(1, "start", "millbrook")``."""
         text = "/" + command.removeprefix("/")
         if args:
@@ -218,9 +214,7 @@ class People(World):
                 extra["caption"] = caption
             return self._send_media(user_id, chat_type, chat_id, "document", extra)
 
-    def user_sends_contact(
-        self, user_id: int, phone_number: str = "+447700900123"
-    ) -> dict[str, Any]:
+    def user_sends_contact(self, user_id: int, phone_number: str = "+447700900123") -> dict[str, Any]:
         """A shared contact card (their own), as from a request_contact button."""
         with self._lock:
             user = self._user(user_id)
@@ -239,9 +233,7 @@ class People(World):
         message = self._user_message(user, chat, None, kind=kind, extra=extra)
         return self._deliver(message)
 
-    def _user_message(
-        self, user: User, chat: Chat, reply_to: int | None, **fields: Any
-    ) -> StoredMessage:
+    def _user_message(self, user: User, chat: Chat, reply_to: int | None, **fields: Any) -> StoredMessage:
         replied = None
         if reply_to is not None:
             replied = self._message(chat.id, reply_to)
@@ -250,9 +242,7 @@ class People(World):
         if user.blocked_bot and chat.type == "private":
             # Writing to a bot you blocked unblocks it (the app restarts the bot).
             self._set_blocked(user, False)
-        return self._store_message(
-            chat, sender=user, from_bot=False, reply_to=replied, **fields
-        )
+        return self._store_message(chat, sender=user, from_bot=False, reply_to=replied, **fields)
 
     def _deliver(self, message: StoredMessage, key: str = "message") -> dict[str, Any]:
         """Queue the update unless privacy mode hides the message from the bot."""
@@ -286,9 +276,7 @@ class People(World):
             return target in ("", bot_name)
         return f"@{bot_name}" in text.lower()
 
-    def user_edits(
-        self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None
-    ) -> dict[str, Any]:
+    def user_edits(self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None) -> dict[str, Any]:
         """A person edits a text message they sent earlier (an ``edited_message`` update)."""
         with self._lock:
             chat_key = user_id if chat_id is None else chat_id

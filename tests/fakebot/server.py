@@ -97,9 +97,7 @@ class Serving(Api):
     _http: HttpServer | None = None
     _thread_stop: Any = None
 
-    async def dispatch_http(
-        self, path: str, query: str, content_type: str, body: bytes
-    ) -> Response:
+    async def dispatch_http(self, path: str, query: str, content_type: str, body: bytes) -> Response:
         """Answer an HTTP request for a Bot API (or /_fake/ control) path."""
         if path.startswith("/_fake/"):
             return self._control(path[len("/_fake/") :], body)
@@ -269,9 +267,7 @@ class HttpServer:
             self._connections.discard(task)
             writer.close()
 
-    async def _serve_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
             try:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -295,13 +291,9 @@ class HttpServer:
             if verb.upper() not in {"GET", "POST"}:
                 status, payload = 405, ApiError(405, "Method Not Allowed").payload()
             else:
-                status, payload = await self.fake.dispatch_http(
-                    path, query, headers.get("content-type", ""), body
-                )
+                status, payload = await self.fake.dispatch_http(path, query, headers.get("content-type", ""), body)
             connection = headers.get("connection", "").lower()
-            keep_alive = (
-                connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
-            )
+            keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
             await self._write(writer, status, payload, keep_alive=keep_alive)
             if not keep_alive:
                 return

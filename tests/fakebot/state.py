@@ -167,6 +167,14 @@ class StoredMessage:
         rows = (self.reply_markup or {}).get("keyboard") or []
         return [[b if isinstance(b, str) else b["text"] for b in row] for row in rows]
 
+    @property
+    def link_preview_disabled(self) -> bool:
+        """Whether the bot asked for no link preview (either way the API allows)."""
+        options = self.params.get("link_preview_options")
+        if isinstance(options, dict) and options.get("is_disabled"):
+            return True
+        return str(self.params.get("disable_web_page_preview", "")).lower() in {"true", "1"}
+
     def to_api(self, *, with_reply: bool = True) -> dict[str, Any]:
         """The ``Message`` object Telegram returns and puts in updates."""
         data: dict[str, Any] = {

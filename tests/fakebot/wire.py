@@ -26,9 +26,7 @@ class Upload:
     content_type: str
 
 
-def decode_body(
-    content_type: str, body: bytes, query: str = ""
-) -> tuple[dict[str, Any], dict[str, Upload]]:
+def decode_body(content_type: str, body: bytes, query: str = "") -> tuple[dict[str, Any], dict[str, Upload]]:
     """Return (params, files) from an HTTP request's body and query string."""
     params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
     files: dict[str, Upload] = {}

@@ -174,9 +174,7 @@ class World:
             with self._lock:
                 self._waiters.pop(future, None)
 
-    async def _wait_until(
-        self, check: Callable[[], T], within: float, recheck: float | None = None
-    ) -> T:
+    async def _wait_until(self, check: Callable[[], T], within: float, recheck: float | None = None) -> T:
         """Re-evaluate ``check`` (under the lock) on every change, and every ``recheck``
         seconds for conditions on state outside the fake, until truthy or ``within``
         seconds have passed. Returns the last value of ``check``."""
@@ -190,9 +188,7 @@ class World:
                 return value
             await self._wait_change(version, min(remaining, recheck or remaining))
 
-    def _wait_until_sync(
-        self, check: Callable[[], T], within: float, recheck: float | None = None
-    ) -> T:
+    def _wait_until_sync(self, check: Callable[[], T], within: float, recheck: float | None = None) -> T:
         """The blocking twin of _wait_until, for tests that are not async."""
         deadline = time.monotonic() + within
         with self._cond:
@@ -286,9 +282,7 @@ class World:
 
     def _store_message(self, chat: Chat, **fields: Any) -> StoredMessage:
         """Create the next message in ``chat`` (ids are per chat, as bots see them)."""
-        message = StoredMessage(
-            chat=chat, message_id=chat.next_message_id, date=self._date(), **fields
-        )
+        message = StoredMessage(chat=chat, message_id=chat.next_message_id, date=self._date(), **fields)
         chat.next_message_id += 1
         self._messages[(chat.id, message.message_id)] = message
         self._chat_messages.setdefault(chat.id, []).append(message)

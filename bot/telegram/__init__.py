@@ -1,0 +1,1 @@
+"""Telegram: thin handlers that turn updates into engine calls and replies into messages."""

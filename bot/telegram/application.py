@@ -1,0 +1,124 @@
+"""Wiring only: the python-telegram-bot Application and its handlers.
+
+Tests build the same Application against a fake Bot API (through
+`request`/`get_updates_request`, or `TELEGRAM_API_BASE_URL`), so what is
+tested is what runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+
+from telegram import BotCommand, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.app import Backend
+from bot.engine import Consultations
+from bot.settings import Settings
+from bot.telegram import handlers
+from bot.telegram.processor import PerUserUpdateProcessor
+from models.survey import Survey
+from models.tables import utcnow
+
+COMMANDS = [
+    BotCommand("start", "Start or carry on a survey"),
+    BotCommand("back", "Go back one question"),
+    BotCommand("skip", "Skip a question you don't have to answer"),
+    BotCommand("cancel", "Stop for now (your answers are kept)"),
+    BotCommand("change", "Change your answers"),
+    BotCommand("help", "How this works"),
+    BotCommand("forget", "Delete everything about you"),
+]
+DESCRIPTION = (
+    "Short surveys about your neighbourhood. Tap Start, answer with buttons, done in two minutes. "
+    "Your answers are anonymous."
+)
+SHORT_DESCRIPTION = "Short, anonymous surveys about your neighbourhood."
+RETRIES = 5  # a 429 (RetryAfter) is waited out and sent again, not lost
+
+
+def file_url_for(base_url: str) -> str:
+    """The file endpoint that goes with a Bot API base URL (…/bot → …/file/bot)."""
+    return base_url[: -len("bot")] + "file/bot" if base_url.endswith("bot") else base_url.rstrip("/") + "/file/bot"
+
+
+def build_application(
+    settings: Settings,
+    backend: Backend,
+    surveys: Mapping[str, Survey],
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> Application:
+    """The bot, ready to `initialize()`/`start()` or `run_polling()`."""
+    processor = PerUserUpdateProcessor(256)
+    builder: ApplicationBuilder = (
+        Application.builder()
+        .token(settings.require_token())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(file_url_for(settings.telegram_api_base_url))
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .concurrent_updates(processor)
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=settings.rate_limit,
+                overall_time_period=1,
+                group_max_rate=20 if settings.rate_limit else 0,
+                max_retries=RETRIES,
+            )
+        )
+        .post_init(_post_init)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    application = builder.build()
+    engine = Consultations(backend.store, surveys, clock=clock)
+    application.bot_data[handlers.SERVICES_KEY] = handlers.Services(engine, backend.pseudonymise)
+    processor.on_dropped = lambda update: handlers.on_dropped(update, application.bot)
+    add_handlers(application)
+    return application
+
+
+def add_handlers(application: Application) -> None:
+    private = filters.ChatType.PRIVATE
+    new_message = filters.UpdateType.MESSAGE
+    application.add_handler(
+        MessageHandler(filters.ChatType.GROUPS & filters.COMMAND & new_message, handlers.group_chat)
+    )
+    for name, callback in [
+        ("start", handlers.start),
+        ("help", handlers.help_command),
+        ("back", handlers.back),
+        ("skip", handlers.skip),
+        ("cancel", handlers.cancel),
+        ("change", handlers.change),
+        ("forget", handlers.forget),
+    ]:
+        application.add_handler(CommandHandler(name, callback, filters=private & new_message))
+    application.add_handler(MessageHandler(private & new_message & filters.COMMAND, handlers.unknown_command))
+    application.add_handler(MessageHandler(private & new_message & filters.TEXT, handlers.typed_answer))
+    application.add_handler(MessageHandler(private & new_message, handlers.not_text))
+    application.add_handler(CallbackQueryHandler(handlers.button))
+    application.add_error_handler(handlers.on_error)
+
+
+async def _post_init(application: Application) -> None:
+    """Set the command menu and descriptions residents see before they write."""
+    await application.bot.set_my_commands(COMMANDS)
+    await application.bot.set_my_description(DESCRIPTION)
+    await application.bot.set_my_short_description(SHORT_DESCRIPTION)
