@@ -124,3 +124,7 @@ def export(survey_id: str, fmt: str, output: Path | None) -> None:
         backend.close()
     where = f" to {output}" if output else ""
     click.echo(f"exported {count} completed response(s){where}", err=True)
+
+
+if __name__ == "__main__":
+    main()
