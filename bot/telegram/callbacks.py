@@ -73,7 +73,7 @@ def decode(data: str | None) -> Callback | None:
     parts = data.split(SEPARATOR)
     kind = parts[0]
     if kind == FORGET:
-        return Callback(kind, value=1 if parts[1] == "yes" else 0)
+        return Callback(kind, value=1 if parts[1] == "yes" else 0) if parts[1] in ("yes", "no") else None
     if kind == START:
         return Callback(kind, survey_id=parts[1]) if len(parts) == 2 and parts[1] else None
     if kind not in (ANSWER, TOGGLE, DONE, SKIP) or len(parts) < 4:

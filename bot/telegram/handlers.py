@@ -321,7 +321,8 @@ async def group_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     """In a group, only point people to a private chat (answers are never given in public)."""
     chat = update.effective_chat
     assert chat is not None
-    payload = context.args[0] if context.args and callbacks.decode(f"s|{context.args[0]}") else ""
+    words = (update.effective_message.text or "").split() if update.effective_message else []
+    payload = words[1] if len(words) > 1 and callbacks.decode(f"{callbacks.START}|{words[1]}") else ""
     await context.bot.send_message(
         chat.id, texts.GROUP_CHAT, reply_markup=keyboards.private_chat_link(context.bot.username, payload)
     )

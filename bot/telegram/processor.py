@@ -21,6 +21,7 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 IDLE_SECONDS = 120.0
+WARN_EVERY = 10.0
 
 
 @dataclass
@@ -51,6 +52,7 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         self.on_dropped = on_dropped
         self.dropped = 0
         self._residents: dict[int, _Resident] = {}
+        self._notes: set[asyncio.Task[None]] = set()
         self._last_sweep = time.monotonic()
 
     async def initialize(self) -> None:
@@ -97,9 +99,14 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         self.dropped += 1
         if hasattr(coroutine, "close"):
             coroutine.close()  # never run: it must not warn "never awaited"
-        if self.on_dropped is not None and isinstance(update, Update) and now - resident.warned > 10:
+        if self.on_dropped is None or not isinstance(update, Update):
+            return
+        # A tap always gets its answer (or its button spins); messages get one note in a while.
+        if update.callback_query is not None or now - resident.warned > WARN_EVERY:
             resident.warned = now
-            asyncio.get_running_loop().create_task(self.on_dropped(update))
+            task = asyncio.get_running_loop().create_task(self.on_dropped(update))
+            self._notes.add(task)
+            task.add_done_callback(self._notes.discard)
 
     def _sweep(self, now: float) -> None:
         """Forget residents who have been quiet a while, so memory stays flat."""
@@ -112,7 +119,13 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
 
     @property
     def tracked(self) -> int:
+        """Residents with state kept (recently active)."""
         return len(self._residents)
+
+    @property
+    def busy(self) -> int:
+        """Updates waiting or running for residents now."""
+        return sum(r.waiting for r in self._residents.values())
 
 
 def _user_id(update: object) -> int | None:
