@@ -107,6 +107,8 @@ class Organiser(SQLModel, table=True):
     chat_id: int = Field(sa_type=sa.BigInteger)
     joined_at: dt.datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
     blocked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Made from CONSULTBOT_ADMINS at start (admins organise every survey), removed with them.
+    is_admin: bool = Field(default=False)
 
 
 class Invite(SQLModel, table=True):
@@ -137,5 +139,9 @@ class DigestLog(SQLModel, table=True):
     period_end: dt.datetime = Field(sa_type=UTCDateTime)
     status: str = Field(max_length=16, default="pending")
     attempts: int = 0
+    # Messages of the digest already delivered, so a retry sends only the rest.
+    parts_sent: int = 0
+    # When a sender took this digest on; a claim older than a few minutes was a crash.
+    claimed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, max_length=500)
