@@ -126,5 +126,56 @@ def export(survey_id: str, fmt: str, output: Path | None) -> None:
     click.echo(f"exported {count} completed response(s){where}", err=True)
 
 
+@main.command()
+@click.argument("survey_id")
+@click.option("--days", type=click.IntRange(1, 30), default=7, show_default=True, help="Days the link works for.")
+def invite(survey_id: str, days: int) -> None:
+    """Print a one-time link that makes whoever opens it an organiser of SURVEY_ID."""
+    import asyncio
+
+    from bot import organisers
+    from bot.telegram.bot_identity import bot_username
+    from models.tables import utcnow
+
+    settings = _settings()
+    survey = _survey(settings, survey_id)
+    try:
+        username = asyncio.run(bot_username(settings))
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
+    backend = open_backend(settings)
+    try:
+        code = backend.store.write_now(lambda c: organisers.new_invite(c, survey.id, utcnow(), days))
+    finally:
+        backend.close()
+    click.echo(f"https://t.me/{username}?start={code}")
+    click.echo(f"Send this link to one organiser of {survey.id}. It works once, for {days} days.", err=True)
+
+
+@main.command()
+@click.argument("survey_id")
+@click.option("--send", is_flag=True, help="Send it to the survey's organisers instead of printing it.")
+def digest(survey_id: str, send: bool) -> None:
+    """Print the digest of SURVEY_ID up to now (or send it with --send)."""
+    import asyncio
+
+    from bot.telegram.cli_digest import print_digest, send_digest
+
+    settings = _settings()
+    survey = _survey(settings, survey_id)
+    if send:
+        try:
+            sent, unreachable = asyncio.run(send_digest(settings, survey))
+        except SettingsError as exc:
+            raise UserError(str(exc)) from None
+        click.echo(
+            f"sent the digest to {sent} organiser(s)"
+            + (f"; {unreachable} could not be reached" if unreachable else ""),
+            err=True,
+        )
+    else:
+        click.echo(asyncio.run(print_digest(settings, survey)))
+
+
 if __name__ == "__main__":
     main()

@@ -74,3 +74,30 @@ def parse_crontab(expr: str, timezone: dt.tzinfo | str | None = None) -> CronTri
         raise
     except (ValueError, TypeError, KeyError) as exc:
         raise CronError(f"'{expr}' is not a valid schedule ({exc}); use {FORMAT_HINT}") from None
+
+
+# Windows to look back in for the last fire time: an hourly schedule needs
+# minutes, a yearly one a year. Stepping forward from the window's first fire
+# time is then bounded (at most ~60 steps for "every minute" in an hour).
+_LOOKBACK = (
+    dt.timedelta(hours=1),
+    dt.timedelta(days=1),
+    dt.timedelta(days=8),
+    dt.timedelta(days=32),
+    dt.timedelta(days=367),
+    dt.timedelta(days=366 * 5),
+)
+
+
+def last_fire_before(trigger: CronTrigger, moment: dt.datetime, *, inclusive: bool = True) -> dt.datetime | None:
+    """The schedule's latest fire time at or before `moment` (before it, if not inclusive)."""
+    for window in _LOOKBACK:
+        fire = trigger.get_next_fire_time(None, moment - window)
+        if fire is None or fire > moment or (fire == moment and not inclusive):
+            continue
+        while True:
+            following = trigger.get_next_fire_time(fire, fire + dt.timedelta(microseconds=1))
+            if following is None or following > moment or (following == moment and not inclusive):
+                return fire
+            fire = following
+    return None

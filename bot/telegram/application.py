@@ -8,6 +8,7 @@ tested is what runs.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Mapping
 
 from telegram import BotCommand, LinkPreviewOptions
@@ -18,16 +19,19 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     Defaults,
     MessageHandler,
     filters,
 )
 from telegram.request import BaseRequest
 
+from bot import organisers
 from bot.app import Backend
 from bot.engine import Consultations
 from bot.settings import Settings
-from bot.telegram import handlers
+from bot.telegram import handlers, organiser_handlers
+from bot.telegram.digests import DigestScheduler, DigestSender
 from bot.telegram.processor import PerUserUpdateProcessor
 from models.survey import Survey
 from models.tables import utcnow
@@ -41,12 +45,19 @@ COMMANDS = [
     BotCommand("help", "How this works"),
     BotCommand("forget", "Delete everything about you"),
 ]
+ORGANISER_COMMANDS = [
+    BotCommand("results", "Organisers: the results so far"),
+    BotCommand("export", "Organisers: a spreadsheet of the answers"),
+    BotCommand("leave", "Organisers: stop getting digests"),
+]
 DESCRIPTION = (
     "Short surveys about your neighbourhood. Tap Start, answer with buttons, done in two minutes. "
     "Your answers are anonymous."
 )
 SHORT_DESCRIPTION = "Short, anonymous surveys about your neighbourhood."
-RETRIES = 5  # a 429 (RetryAfter) is waited out and sent again, not lost
+RETRIES = 5
+SCHEDULER_KEY = "digest_scheduler"
+log = logging.getLogger(__name__)  # a 429 (RetryAfter) is waited out and sent again, not lost
 
 
 def file_url_for(base_url: str) -> str:
@@ -88,7 +99,11 @@ def build_application(
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
     engine = Consultations(backend.store, surveys, clock=clock)
-    application.bot_data[handlers.SERVICES_KEY] = handlers.Services(engine, backend.pseudonymise)
+    sender = DigestSender(application.bot, backend.store, engine, settings.admins, clock)
+    application.bot_data[handlers.SERVICES_KEY] = handlers.Services(
+        engine, backend.pseudonymise, admins=settings.admins, digests=sender
+    )
+    application.bot_data[SCHEDULER_KEY] = DigestScheduler(application, sender)
     processor.on_dropped = lambda update: handlers.on_dropped(update, application.bot)
     add_handlers(application)
     return application
@@ -108,6 +123,9 @@ def add_handlers(application: Application) -> None:
         ("cancel", handlers.cancel),
         ("change", handlers.change),
         ("forget", handlers.forget),
+        ("results", organiser_handlers.results),
+        ("export", organiser_handlers.export_csv),
+        ("leave", organiser_handlers.leave),
     ]:
         application.add_handler(CommandHandler(name, callback, filters=private & new_message))
     application.add_handler(MessageHandler(private & new_message & filters.COMMAND, handlers.unknown_command))
@@ -118,7 +136,24 @@ def add_handlers(application: Application) -> None:
 
 
 async def _post_init(application: Application) -> None:
-    """Set the command menu and descriptions residents see before they write."""
+    """Set the menu and descriptions, make admins organisers, and schedule the digests."""
     await application.bot.set_my_commands(COMMANDS)
     await application.bot.set_my_description(DESCRIPTION)
     await application.bot.set_my_short_description(SHORT_DESCRIPTION)
+    services: handlers.Services = application.bot_data[handlers.SERVICES_KEY]
+    engine = services.engine
+    now = engine.clock()
+    await engine.store.write(lambda c: organisers.sync_admins(c, services.admins, list(engine.surveys), now))
+    scheduler: DigestScheduler = application.bot_data[SCHEDULER_KEY]
+    scheduled = scheduler.schedule_all()
+    log.info("digest schedules: %s", ", ".join(scheduled) or "none")
+    # Digests missed while the bot was down go out once, as soon as polling has started.
+    assert application.job_queue is not None
+    application.job_queue.run_once(_catch_up, when=0.5, name="digest-catch-up")
+
+
+async def _catch_up(context: ContextTypes.DEFAULT_TYPE) -> None:
+    scheduler: DigestScheduler = context.application.bot_data[SCHEDULER_KEY]
+    sent = await scheduler.catch_up()
+    if sent:
+        log.info("sent %s digest(s) missed while the bot was down", sent)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType
@@ -17,8 +17,12 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
 from bot import answers as rules
+from bot import organisers
 from bot.engine import Consultations, Reply, Status
 from bot.pseudonym import Pseudonymiser
+
+if TYPE_CHECKING:
+    from bot.telegram.digests import DigestSender
 from bot.telegram import callbacks, keyboards, texts
 from models import survey as schema
 
@@ -31,6 +35,8 @@ class Services:
 
     engine: Consultations
     pseudonymise: Pseudonymiser
+    admins: frozenset[int] = frozenset()
+    digests: DigestSender | None = None
 
 
 SERVICES_KEY = "consultbot"
@@ -160,6 +166,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     assert chat is not None
     engine = services(context).engine
+    if context.args and organisers.is_invite_code(context.args[0]):
+        from bot.telegram.organiser_handlers import join
+
+        await join(update, context, context.args[0])
+        return
     if context.args:
         reply = await engine.start(_resident(update, context), context.args[0].strip().lower()[:64])
         await present_start(context, chat.id, reply)
