@@ -67,8 +67,46 @@ class Consultations:
         clock: Callable[[], dt.datetime] = utcnow,
     ):
         self.store = store
+        self._versions: dict[str, schema.Survey] = {}
         self.surveys = surveys
         self.clock = clock
+
+    @property
+    def surveys(self) -> Mapping[str, schema.Survey]:
+        """The current version of each survey, by id: new responses start on these."""
+        return self._surveys
+
+    @surveys.setter
+    def surveys(self, surveys: Mapping[str, schema.Survey]) -> None:
+        # Earlier versions stay known, so responses under way finish on the one they started.
+        self._surveys = surveys
+        for survey in surveys.values():
+            self._versions[survey.content_hash] = survey
+
+    def version(self, survey_id: str, tag: str) -> schema.Survey | None:
+        """The version of a survey whose content hash starts with `tag` (buttons carry it)."""
+        current = self._surveys.get(survey_id)
+        if current is not None and current.content_hash.startswith(tag):
+            return current
+        return next(
+            (s for h, s in self._versions.items() if s.id == survey_id and h.startswith(tag)),
+            None,
+        )
+
+    def _survey_for(self, c: sa.Connection, state: queries.State, *, latest: bool = False) -> schema.Survey | None:
+        """The version a response runs on: the one it started on while known, else the current one.
+
+        A response moved to the current version records it, and `_repair_current`
+        then finds it a question that still exists.
+        """
+        started_on = self._versions.get(state.survey_hash)
+        if not latest and started_on is not None and started_on.id == state.survey_id:
+            return started_on
+        survey = self._surveys.get(state.survey_id)
+        if survey is not None and survey.content_hash != state.survey_hash:
+            c.execute(queries.SET_VERSION, {"survey_hash": survey.content_hash, "id": state.response_id})
+            state.survey_hash = survey.content_hash
+        return survey
 
     # -- what residents can do ------------------------------------------------
 
@@ -193,7 +231,7 @@ class Consultations:
         state = queries.load_state(c, pseudonym, survey_id)
         if state is None:
             return Reply(Status.NO_SURVEY)
-        survey = self.surveys.get(state.survey_id)
+        survey = self._survey_for(c, state)
         if survey is None:
             return Reply(Status.NO_SURVEY)
         if state.status == ResponseStatus.COMPLETED:
@@ -219,6 +257,8 @@ class Consultations:
 
     def _start(self, c: sa.Connection, pseudonym: str, survey: schema.Survey) -> Reply:
         state = queries.load_state(c, pseudonym, survey.id)
+        if state is not None and not state.done:
+            survey = self._survey_for(c, state) or survey
         if state is not None and state.done:
             return Reply(
                 Status.ALREADY_DONE,
@@ -242,7 +282,9 @@ class Consultations:
                 "now": now,
             }
             response_id = c.execute(queries.NEW_RESPONSE, params).scalar_one()
-            state = queries.State(response_id, survey.id, ResponseStatus.IN_PROGRESS, first.id, [], None, None, {})
+            state = queries.State(
+                response_id, survey.id, survey.content_hash, ResponseStatus.IN_PROGRESS, first.id, [], None, None, {}
+            )
             return self._ask(survey, state, first)
         resumed = state.status == ResponseStatus.IN_PROGRESS
         state.status = ResponseStatus.IN_PROGRESS
@@ -257,7 +299,8 @@ class Consultations:
         state = queries.load_state(c, pseudonym, survey_id)
         if state is None:
             return Reply(Status.NO_SURVEY)
-        survey = self.surveys.get(state.survey_id)
+        known = self._versions.get(state.survey_hash)
+        survey = known if known is not None and known.id == state.survey_id else self.surveys.get(state.survey_id)
         if survey is None:
             return Reply(Status.NO_SURVEY)
         if state.done:
@@ -494,7 +537,7 @@ class Consultations:
             if survey_id is None:
                 return Reply(Status.NO_SURVEY)
         state = queries.load_state(c, pseudonym, survey_id)
-        survey = self.surveys.get(survey_id)
+        survey = self._survey_for(c, state, latest=True) if state is not None else None
         if state is None or survey is None or state.completed_at is None:
             return Reply(Status.NO_SURVEY, survey=survey)
         refusal = self._window(survey, state)

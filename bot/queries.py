@@ -29,7 +29,7 @@ def _sql(statement: str, *times: str) -> sa.TextClause:
 
 
 _STATE_COLUMNS = """
-    SELECT r.id, r.survey_id, r.status, r.current_question, r.draft, r.question_message_id,
+    SELECT r.id, r.survey_id, r.survey_hash, r.status, r.current_question, r.draft, r.question_message_id,
            r.completed_at, a.question_id, a.value
     FROM response r
     LEFT JOIN answer a ON a.response_id = r.id
@@ -92,6 +92,7 @@ MOVE_TO = _sql(
 )
 
 DELETE_ANSWER = _sql("DELETE FROM answer WHERE response_id = :response_id AND question_id = :question_id")
+SET_VERSION = _sql("UPDATE response SET survey_hash = :survey_hash WHERE id = :id")
 SET_DRAFT = _sql("UPDATE response SET draft = :draft, updated_at = :now WHERE id = :id", "now")
 SET_STATUS = _sql("UPDATE response SET status = :status, updated_at = :now WHERE id = :id", "now")
 FINISH = _sql(
@@ -133,6 +134,7 @@ class State:
 
     response_id: int
     survey_id: str
+    survey_hash: str
     status: str
     current: str | None
     draft: list[str]
@@ -157,6 +159,7 @@ def load_state(c: sa.Connection, pseudonym: str, survey_id: str | None) -> State
     return State(
         response_id=first.id,
         survey_id=first.survey_id,
+        survey_hash=first.survey_hash,
         status=first.status,
         current=first.current_question,
         draft=loads(first.draft) or [],

@@ -373,12 +373,27 @@ async def test_forget_removes_every_trace(engine: Engine, db_url: str) -> None:
     assert await engine.forget("alice") == 0
 
 
-async def test_a_survey_edited_under_a_response_moves_it_safely(
-    engine: Engine, make_survey: Callable[..., Survey]
+async def test_a_response_under_way_finishes_on_the_version_it_started(
+    engine: Engine, make_survey: Callable[..., Survey], db_url: str
 ) -> None:
     await walk_to(engine, "safety_why")
-    # The admin removes the question the resident is on.
+    # The admin renames the question the resident is on; a newcomer gets the new version.
     edited = make_survey(SURVEY.replace("  - id: safety_why\n", "  - id: safety_reason\n"))
     engine.surveys = {"millbrook": edited}
     reply = await engine.start(ME, "millbrook")
+    assert reply.question is not None and reply.question.id == "safety_why"
+    newcomer = await engine.start("newcomer", "millbrook")
+    assert newcomer.survey is edited
+    assert (await engine.answer_typed(ME, "Dark")).question.id == "years"  # type: ignore[union-attr]
+    assert stored(db_url)["safety_why"] == "Dark"
+
+
+async def test_a_response_whose_version_is_gone_moves_to_the_current_one_safely(
+    engine: Engine, store: Any, make_survey: Callable[..., Survey]
+) -> None:
+    await walk_to(engine, "safety_why")
+    edited = make_survey(SURVEY.replace("  - id: safety_why\n", "  - id: safety_reason\n"))
+    restarted = Consultations(store, {"millbrook": edited}, clock=engine.clock)  # the old file is gone
+    reply = await restarted.start(ME, "millbrook")
     assert reply.question is not None and reply.question.id == "safety_reason"
+    assert reply.survey is edited

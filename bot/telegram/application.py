@@ -33,6 +33,8 @@ from bot.settings import Settings
 from bot.telegram import handlers, organiser_handlers
 from bot.telegram.digests import DigestScheduler, DigestSender
 from bot.telegram.processor import PerUserUpdateProcessor
+from bot.telegram.reload import SurveyWatcher
+from models.loader import Problem
 from models.survey import Survey
 from models.tables import utcnow
 
@@ -57,6 +59,7 @@ DESCRIPTION = (
 SHORT_DESCRIPTION = "Short, anonymous surveys about your neighbourhood."
 RETRIES = 5
 SCHEDULER_KEY = "digest_scheduler"
+WATCHER_KEY = "survey_watcher"
 log = logging.getLogger(__name__)  # a 429 (RetryAfter) is waited out and sent again, not lost
 
 
@@ -73,6 +76,8 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
+    watch_folder: str | None = None,
+    initial_problems: list[Problem] | None = None,
 ) -> Application:
     """The bot, ready to `initialize()`/`start()` or `run_polling()`."""
     processor = PerUserUpdateProcessor(256)
@@ -103,7 +108,13 @@ def build_application(
     application.bot_data[handlers.SERVICES_KEY] = handlers.Services(
         engine, backend.pseudonymise, admins=settings.admins, digests=sender
     )
-    application.bot_data[SCHEDULER_KEY] = DigestScheduler(application, sender)
+    scheduler = DigestScheduler(application, sender)
+    application.bot_data[SCHEDULER_KEY] = scheduler
+    if watch_folder is not None:
+        watcher = SurveyWatcher(
+            application, engine, watch_folder, settings.timezone, settings.admins, on_change=scheduler.schedule_all
+        )
+        application.bot_data[WATCHER_KEY] = (watcher, initial_problems or [])
     processor.on_dropped = lambda update: handlers.on_dropped(update, application.bot)
     add_handlers(application)
     return application
@@ -147,6 +158,9 @@ async def _post_init(application: Application) -> None:
     scheduler: DigestScheduler = application.bot_data[SCHEDULER_KEY]
     scheduled = scheduler.schedule_all()
     log.info("digest schedules: %s", ", ".join(scheduled) or "none")
+    if WATCHER_KEY in application.bot_data:
+        watcher, problems = application.bot_data[WATCHER_KEY]
+        watcher.start(problems)
     # Digests missed while the bot was down go out once, as soon as polling has started.
     assert application.job_queue is not None
     application.job_queue.run_once(_catch_up, when=0.5, name="digest-catch-up")

@@ -177,6 +177,9 @@ class DigestScheduler:
                 data=survey.id,
             )
             scheduled.append(survey.id)
+        for job in queue.jobs():
+            if job.name and job.name.startswith("digest:") and job.name.removeprefix("digest:") not in scheduled:
+                job.schedule_removal()  # the survey went, or lost its schedule
         return scheduled
 
     async def catch_up(self) -> int:

@@ -281,10 +281,11 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer()
         await present_start(context, chat_id, await engine.start(resident, data.survey_id))
         return
-    survey = engine.surveys.get(data.survey_id)
+    survey = engine.version(data.survey_id, data.version)
     question = data.question(survey) if survey else None
     if survey is None or question is None:
-        await query.answer(texts.TAP_OLD_BUTTON if survey else texts.TAP_UNKNOWN)
+        known = data.survey_id in engine.surveys
+        await query.answer(texts.TAP_OLD_BUTTON if known else texts.TAP_UNKNOWN)
         return
     reply = await _button_action(engine, resident, survey, question, data)
     if reply is None:

@@ -24,7 +24,9 @@ def run_bot(settings: Settings) -> None:
     log.info("surveys: %s", ", ".join(sorted(catalog.surveys)) or "none")
     backend = open_backend(settings)
     try:
-        application = build_application(settings, backend, catalog.surveys)
+        application = build_application(
+            settings, backend, catalog.surveys, watch_folder=settings.surveys_dir, initial_problems=catalog.problems
+        )
         application.run_polling(
             allowed_updates=Update.ALL_TYPES,
             stop_signals=(signal.SIGINT, signal.SIGTERM),
