@@ -119,6 +119,7 @@ async def running_bot(
     db_url: str,
     surveys: Mapping[str, Survey],
     clock: Any,
+    watch_folder: str | None = None,
     **settings: Any,
 ) -> AsyncIterator[Bot]:
     """The real Application, wired as `consultbot run` wires it, talking to `fake` in-process."""
@@ -136,7 +137,13 @@ async def running_bot(
         return HTTPXRequest(httpx_kwargs={"transport": fake.httpx_transport()})
 
     app = build_application(
-        config, backend, dict(surveys), request=request(), get_updates_request=request(), clock=clock
+        config,
+        backend,
+        dict(surveys),
+        request=request(),
+        get_updates_request=request(),
+        clock=clock,
+        watch_folder=watch_folder,
     )
     try:
         async with polling(app):
