@@ -35,6 +35,7 @@ class Recipient:
     organiser_id: int
     chat_id: int
     user_id: int
+    joined_at: dt.datetime
 
 
 def hash_code(code: str) -> str:
@@ -107,11 +108,11 @@ def surveys_of(c: sa.Connection, user_id: int) -> list[str]:
 def recipients(c: sa.Connection, survey_id: str) -> list[Recipient]:
     """Who gets the survey's digest: its organisers (admins included) who have not blocked the bot."""
     rows = c.execute(
-        sa.select(ORGANISER.c.id, ORGANISER.c.chat_id, ORGANISER.c.user_id)
+        sa.select(ORGANISER.c.id, ORGANISER.c.chat_id, ORGANISER.c.user_id, ORGANISER.c.joined_at)
         .where(ORGANISER.c.survey_id == survey_id, ORGANISER.c.blocked_at.is_(None))
         .order_by(ORGANISER.c.id)
     )
-    return [Recipient(r.id, r.chat_id, r.user_id) for r in rows]
+    return [Recipient(r.id, r.chat_id, r.user_id, r.joined_at) for r in rows]
 
 
 def mark_blocked(c: sa.Connection, organiser_id: int, now: dt.datetime) -> None:

@@ -50,6 +50,7 @@ def survey(make_survey: Callable[[str], Survey]) -> Survey:
 async def bot(db_url: str, survey: Survey, clock: Clock) -> AsyncIterator[Bot]:
     clock.now = dt.datetime(2027, 2, 3, 12, 0, tzinfo=dt.UTC)  # a Wednesday
     fake = FakeTelegram()
+    fake.add_user(ADMIN, started=True)  # the admin has talked to the bot before
     async with running_bot(fake, db_url, {survey.id: survey}, clock, CONSULTBOT_ADMINS=str(ADMIN)) as running:
         yield running
 
@@ -153,14 +154,15 @@ def sender_for(bot: Bot, clock: Clock) -> DigestSender:
 
 
 def digests_to(bot: Bot, chat_id: int) -> list[str]:
-    return [m for m in sent(bot.fake.transcript(chat_id)) if m.startswith("Elm Park")]
+    """Digest messages (they open with the survey's title and the period)."""
+    return [m for m in sent(bot.fake.transcript(chat_id)) if m.split("\n")[0].endswith("Elm Park")]
 
 
 async def test_one_digest_per_period_even_across_restarts(bot: Bot, clock: Clock) -> None:
     olu = await become_organiser(bot)
     clock.now = dt.datetime(2027, 2, 8, 8, 0, 5, tzinfo=dt.UTC)  # just after Monday 8:00 (London = UTC in Feb)
     sender = sender_for(bot, clock)
-    assert await sender.run("elm-park") == 1
+    assert await sender.run("elm-park") == 2  # Olu and the admin
     assert len(digests_to(bot, olu.user_id)) == 1
     assert await sender.run("elm-park") == 0  # the same period again: nothing
     restarted = sender_for(bot, clock)  # as after a restart
@@ -173,12 +175,17 @@ async def test_missed_periods_are_sent_once_at_start(bot: Bot, clock: Clock) -> 
     clock.now = dt.datetime(2027, 3, 3, 12, tzinfo=dt.UTC)  # three Mondays passed while down
     scheduler = bot.app.bot_data["digest_scheduler"]
     scheduler.sender.clock = clock
-    assert await scheduler.catch_up() == 1
+    assert await scheduler.catch_up() == 2  # Olu and the admin
     assert await scheduler.catch_up() == 0
     assert len(digests_to(bot, olu.user_id)) == 1
     with bot.store.reader_engine.connect() as c:
-        ends = c.execute(sa.text("SELECT period_end, status FROM digest_log WHERE organiser_id IN "
-                                 "(SELECT id FROM organiser WHERE user_id = :u)"), {"u": ORGANISER}).all()
+        ends = c.execute(
+            sa.text(
+                "SELECT period_end, status FROM digest_log WHERE organiser_id IN "
+                "(SELECT id FROM organiser WHERE user_id = :u)"
+            ),
+            {"u": ORGANISER},
+        ).all()
     assert [(str(e)[:16], s) for e, s in ends] == [("2027-03-01 08:00", "sent")]
 
 
@@ -188,14 +195,17 @@ async def test_a_failed_send_is_retried_without_duplicates(bot: Bot, clock: Cloc
     retries: list[tuple[str, dt.datetime, float]] = []
     sender = sender_for(bot, clock)
     sender.schedule_retry = lambda survey_id, end, delay: retries.append((survey_id, end, delay))
+    # The admin comes first; Telegram fails their first message with a 502.
     bot.fake.fail_next("sendMessage", status=502, description="Bad Gateway", count=1)
-    assert await sender.run("elm-park") == 0
+    assert await sender.run("elm-park") == 1  # Olu got it; the admin is due a retry
     assert len(retries) == 1 and retries[0][2] == 30
+    assert digests_to(bot, ADMIN) == []
     survey_id, period_end, _ = retries[0]
     clock.advance(seconds=30)
     assert await sender.run(survey_id, period_end) == 1
     assert await sender.run(survey_id, period_end) == 0
     assert len(digests_to(bot, olu.user_id)) == 1
+    assert len(digests_to(bot, ADMIN)) == 1
 
 
 async def test_an_organiser_who_blocked_the_bot_is_marked_and_skipped(bot: Bot, clock: Clock) -> None:
@@ -204,13 +214,13 @@ async def test_an_organiser_who_blocked_the_bot_is_marked_and_skipped(bot: Bot, 
     bot.fake.user_blocks_bot(olu.user_id)
     clock.now = dt.datetime(2027, 2, 8, 9, tzinfo=dt.UTC)
     sender = sender_for(bot, clock)
-    assert await sender.run("elm-park") == 1  # the other organiser got it
+    assert await sender.run("elm-park") == 2  # the admin and the other organiser got it
     assert len(digests_to(bot, other.user_id)) == 1
     with bot.store.reader_engine.connect() as c:
         blocked = c.execute(sa.text("SELECT user_id FROM organiser WHERE blocked_at IS NOT NULL")).scalars().all()
     assert blocked == [olu.user_id]
     clock.advance(days=7)
-    assert await sender.run("elm-park") == 1  # still only the other one
+    assert await sender.run("elm-park") == 2  # still not Olu
 
 
 # -- the command line ----------------------------------------------------------------

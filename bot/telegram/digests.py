@@ -76,6 +76,8 @@ class DigestSender:
         digest: Digest | None = None
         delivered = 0
         for recipient in recipients:
+            if recipient.joined_at > end:
+                continue  # periods that ended before they joined are not theirs
             claim = await self.store.write(
                 lambda c, r=recipient: digest_log.claim(c, survey_id, r.organiser_id, start, end, self.clock())
             )
