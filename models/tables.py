@@ -75,6 +75,9 @@ class Response(SQLModel, table=True):
     draft: str | None = Field(default=None)
     # The chat message showing the current question, so stale buttons can be told apart.
     question_message_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # The last Telegram update that changed this response: an update delivered again
+    # (after a crash, before Telegram heard it was handled) is recognised and ignored.
+    last_update_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     started_at: dt.datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
     updated_at: dt.datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
     completed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)

@@ -115,5 +115,5 @@ def test_migrating_twice_is_harmless(db_url: str) -> None:
     migrate(db_url)
     engine = make_engine(db_url)
     with engine.connect() as c:
-        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
     engine.dispose()
