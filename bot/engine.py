@@ -36,6 +36,7 @@ class Status(StrEnum):
     NOT_OPEN = "not_open"  # the survey has not opened yet
     CLOSED = "closed"  # the survey has closed
     NO_SURVEY = "no_survey"  # unknown survey, or the resident is not taking one
+    DUPLICATE = "duplicate"  # this update was handled before (delivered again after a crash)
 
 
 @dataclass(frozen=True)
@@ -134,13 +135,19 @@ class Consultations:
         value: Any,
         *,
         message_id: int | None = None,
+        update_id: int | None = None,
     ) -> Reply:
-        """Answer the current question with a value (an option id, number, text...)."""
-        return await self.store.write(lambda c: self._answer(c, pseudonym, survey_id, question_id, value, message_id))
+        """Answer the current question with a value (an option id, number, text...).
 
-    async def answer_typed(self, pseudonym: str, text: str) -> Reply:
+        `update_id` (Telegram's) makes the call idempotent: the same update again does nothing.
+        """
+        return await self.store.write(
+            lambda c: self._answer(c, pseudonym, survey_id, question_id, value, message_id, update_id)
+        )
+
+    async def answer_typed(self, pseudonym: str, text: str, *, update_id: int | None = None) -> Reply:
         """A typed message, for the question the resident is on."""
-        return await self.store.write(lambda c: self._answer_typed(c, pseudonym, text))
+        return await self.store.write(lambda c: self._answer_typed(c, pseudonym, text, update_id))
 
     async def toggle(
         self,
@@ -150,10 +157,11 @@ class Consultations:
         option_id: str,
         *,
         message_id: int | None = None,
+        update_id: int | None = None,
     ) -> Reply:
         """Tick or untick one option of a multi-choice question (kept in the database)."""
         return await self.store.write(
-            lambda c: self._toggle(c, pseudonym, survey_id, question_id, option_id, message_id)
+            lambda c: self._toggle(c, pseudonym, survey_id, question_id, option_id, message_id, update_id)
         )
 
     async def done(
@@ -163,23 +171,31 @@ class Consultations:
         question_id: str,
         *,
         message_id: int | None = None,
+        update_id: int | None = None,
     ) -> Reply:
         """Submit the ticked options of a multi-choice question."""
-        return await self.store.write(lambda c: self._done(c, pseudonym, survey_id, question_id, message_id))
+        return await self.store.write(lambda c: self._done(c, pseudonym, survey_id, question_id, message_id, update_id))
 
-    async def back(self, pseudonym: str, survey_id: str | None = None) -> Reply:
-        return await self.store.write(lambda c: self._back(c, pseudonym, survey_id))
+    async def back(self, pseudonym: str, survey_id: str | None = None, *, update_id: int | None = None) -> Reply:
+        return await self.store.write(lambda c: self._back(c, pseudonym, survey_id, update_id))
 
-    async def skip(self, pseudonym: str, survey_id: str | None = None, question_id: str | None = None) -> Reply:
+    async def skip(
+        self,
+        pseudonym: str,
+        survey_id: str | None = None,
+        question_id: str | None = None,
+        *,
+        update_id: int | None = None,
+    ) -> Reply:
         """Skip the open question if it is optional (`question_id`: only if it is that one)."""
-        return await self.store.write(lambda c: self._skip(c, pseudonym, survey_id, question_id))
+        return await self.store.write(lambda c: self._skip(c, pseudonym, survey_id, question_id, update_id))
 
-    async def cancel(self, pseudonym: str, survey_id: str | None = None) -> Reply:
-        return await self.store.write(lambda c: self._cancel(c, pseudonym, survey_id))
+    async def cancel(self, pseudonym: str, survey_id: str | None = None, *, update_id: int | None = None) -> Reply:
+        return await self.store.write(lambda c: self._cancel(c, pseudonym, survey_id, update_id))
 
-    async def change(self, pseudonym: str, survey_id: str | None = None) -> Reply:
+    async def change(self, pseudonym: str, survey_id: str | None = None, *, update_id: int | None = None) -> Reply:
         """Walk a completed survey again to change answers, while it is open."""
-        return await self.store.write(lambda c: self._change(c, pseudonym, survey_id))
+        return await self.store.write(lambda c: self._change(c, pseudonym, survey_id, update_id))
 
     async def remember_message(self, response_id: int, question_id: str, message_id: int) -> None:
         """Record which chat message shows the current question (to spot stale buttons)."""
@@ -225,12 +241,15 @@ class Consultations:
         return Reply(status, survey=survey, response_id=state.response_id if state else None)
 
     def _resolve(
-        self, c: sa.Connection, pseudonym: str, survey_id: str | None
+        self, c: sa.Connection, pseudonym: str, survey_id: str | None, update_id: int | None = None
     ) -> tuple[schema.Survey, queries.State] | Reply:
         """The survey and in-progress state an action applies to, or the Reply refusing it."""
         state = queries.load_state(c, pseudonym, survey_id)
         if state is None:
             return Reply(Status.NO_SURVEY)
+        if state.already_handled(update_id):
+            return Reply(Status.DUPLICATE, response_id=state.response_id)
+        state.update_id = update_id
         survey = self._survey_for(c, state)
         if survey is None:
             return Reply(Status.NO_SURVEY)
@@ -288,7 +307,7 @@ class Consultations:
             return self._ask(survey, state, first)
         resumed = state.status == ResponseStatus.IN_PROGRESS
         state.status = ResponseStatus.IN_PROGRESS
-        c.execute(queries.SET_STATUS, {"status": state.status, "now": now, "id": state.response_id})
+        c.execute(queries.SET_STATUS, {"status": state.status, "now": now, "id": state.response_id, "update_id": None})
         self._repair_current(c, survey, state)
         question = survey.question(state.current) if state.current else None
         if question is None:
@@ -332,8 +351,9 @@ class Consultations:
         question_id: str,
         value: Any,
         message_id: int | None,
+        update_id: int | None = None,
     ) -> Reply:
-        resolved = self._resolve(c, pseudonym, survey_id)
+        resolved = self._resolve(c, pseudonym, survey_id, update_id)
         if isinstance(resolved, Reply):
             return resolved
         survey, state = resolved
@@ -346,8 +366,8 @@ class Consultations:
             return self._ask(survey, state, question, status=Status.REFUSED, reason=refusal.reason)
         return self._accept(c, survey, state, question, accepted)
 
-    def _answer_typed(self, c: sa.Connection, pseudonym: str, text: str) -> Reply:
-        resolved = self._resolve(c, pseudonym, None)
+    def _answer_typed(self, c: sa.Connection, pseudonym: str, text: str, update_id: int | None = None) -> Reply:
+        resolved = self._resolve(c, pseudonym, None, update_id)
         if isinstance(resolved, Reply):
             return resolved
         survey, state = resolved
@@ -368,8 +388,9 @@ class Consultations:
         question_id: str,
         option_id: str,
         message_id: int | None,
+        update_id: int | None = None,
     ) -> Reply:
-        resolved = self._resolve(c, pseudonym, survey_id)
+        resolved = self._resolve(c, pseudonym, survey_id, update_id)
         if isinstance(resolved, Reply):
             return resolved
         survey, state = resolved
@@ -384,7 +405,12 @@ class Consultations:
             return self._ask(survey, state, question, status=Status.REFUSED, reason=refusal.reason)
         c.execute(
             queries.SET_DRAFT,
-            {"draft": queries.dumps(state.draft), "now": self.clock(), "id": state.response_id},
+            {
+                "draft": queries.dumps(state.draft),
+                "now": self.clock(),
+                "id": state.response_id,
+                "update_id": state.update_id,
+            },
         )
         return self._ask(survey, state, question, status=Status.DRAFT)
 
@@ -395,8 +421,9 @@ class Consultations:
         survey_id: str | None,
         question_id: str,
         message_id: int | None,
+        update_id: int | None = None,
     ) -> Reply:
-        resolved = self._resolve(c, pseudonym, survey_id)
+        resolved = self._resolve(c, pseudonym, survey_id, update_id)
         if isinstance(resolved, Reply):
             return resolved
         survey, state = resolved
@@ -413,8 +440,15 @@ class Consultations:
             return self._ask(survey, state, question, status=Status.REFUSED, reason=refusal.reason)
         return self._accept(c, survey, state, question, accepted)
 
-    def _skip(self, c: sa.Connection, pseudonym: str, survey_id: str | None, question_id: str | None) -> Reply:
-        resolved = self._resolve(c, pseudonym, survey_id)
+    def _skip(
+        self,
+        c: sa.Connection,
+        pseudonym: str,
+        survey_id: str | None,
+        question_id: str | None,
+        update_id: int | None = None,
+    ) -> Reply:
+        resolved = self._resolve(c, pseudonym, survey_id, update_id)
         if isinstance(resolved, Reply):
             return resolved
         survey, state = resolved
@@ -457,6 +491,7 @@ class Consultations:
             "draft": queries.dumps(state.draft) if state.draft else None,
             "now": self.clock(),
             "id": state.response_id,
+            "update_id": state.update_id,
         }
         c.execute(queries.MOVE_TO, params)
         reply = self._ask(survey, state, question, **reply_extra)
@@ -495,7 +530,12 @@ class Consultations:
         state: queries.State,
         recorded: tuple[schema.Question, Any] | None,
     ) -> Reply:
-        params = {"status": ResponseStatus.COMPLETED, "now": self.clock(), "id": state.response_id}
+        params = {
+            "status": ResponseStatus.COMPLETED,
+            "now": self.clock(),
+            "id": state.response_id,
+            "update_id": state.update_id,
+        }
         c.execute(queries.FINISH, params)
         return Reply(
             Status.FINISHED,
@@ -505,8 +545,8 @@ class Consultations:
             message_id=state.message_id,
         )
 
-    def _back(self, c: sa.Connection, pseudonym: str, survey_id: str | None) -> Reply:
-        resolved = self._resolve(c, pseudonym, survey_id)
+    def _back(self, c: sa.Connection, pseudonym: str, survey_id: str | None, update_id: int | None = None) -> Reply:
+        resolved = self._resolve(c, pseudonym, survey_id, update_id)
         if isinstance(resolved, Reply):
             return resolved
         survey, state = resolved
@@ -518,11 +558,18 @@ class Consultations:
             return self._ask(survey, state, current, status=Status.REFUSED, reason="This is the first question.")
         return self._move(c, survey, state, previous)
 
-    def _cancel(self, c: sa.Connection, pseudonym: str, survey_id: str | None) -> Reply:
+    def _cancel(self, c: sa.Connection, pseudonym: str, survey_id: str | None, update_id: int | None = None) -> Reply:
         state = queries.load_state(c, pseudonym, survey_id)
         if state is None or state.status != ResponseStatus.IN_PROGRESS:
             return Reply(Status.NO_SURVEY)
-        params = {"status": ResponseStatus.CANCELLED, "now": self.clock(), "id": state.response_id}
+        if state.already_handled(update_id):
+            return Reply(Status.DUPLICATE)
+        params = {
+            "status": ResponseStatus.CANCELLED,
+            "now": self.clock(),
+            "id": state.response_id,
+            "update_id": update_id,
+        }
         c.execute(queries.SET_STATUS, params)
         return Reply(
             Status.CANCELLED,
@@ -531,7 +578,7 @@ class Consultations:
             message_id=state.message_id,
         )
 
-    def _change(self, c: sa.Connection, pseudonym: str, survey_id: str | None) -> Reply:
+    def _change(self, c: sa.Connection, pseudonym: str, survey_id: str | None, update_id: int | None = None) -> Reply:
         if survey_id is None:
             survey_id = c.execute(queries.LAST_COMPLETED_SURVEY, {"pseudonym": pseudonym}).scalar()
             if survey_id is None:
@@ -540,6 +587,9 @@ class Consultations:
         survey = self._survey_for(c, state, latest=True) if state is not None else None
         if state is None or survey is None or state.completed_at is None:
             return Reply(Status.NO_SURVEY, survey=survey)
+        if state.already_handled(update_id):
+            return Reply(Status.DUPLICATE, response_id=state.response_id)
+        state.update_id = update_id
         refusal = self._window(survey, state)
         if refusal is not None:
             return refusal

@@ -30,7 +30,7 @@ def _sql(statement: str, *times: str) -> sa.TextClause:
 
 _STATE_COLUMNS = """
     SELECT r.id, r.survey_id, r.survey_hash, r.status, r.current_question, r.draft, r.question_message_id,
-           r.completed_at, a.question_id, a.value
+           r.last_update_id, r.completed_at, a.question_id, a.value
     FROM response r
     LEFT JOIN answer a ON a.response_id = r.id
 """
@@ -85,7 +85,8 @@ UPSERT_ANSWER = _sql(
 MOVE_TO = _sql(
     """
     UPDATE response SET status = :status, current_question = :current, draft = :draft,
-                        question_message_id = NULL, updated_at = :now
+                        question_message_id = NULL, updated_at = :now,
+                        last_update_id = COALESCE(:update_id, last_update_id)
     WHERE id = :id
     """,
     "now",
@@ -93,12 +94,25 @@ MOVE_TO = _sql(
 
 DELETE_ANSWER = _sql("DELETE FROM answer WHERE response_id = :response_id AND question_id = :question_id")
 SET_VERSION = _sql("UPDATE response SET survey_hash = :survey_hash WHERE id = :id")
-SET_DRAFT = _sql("UPDATE response SET draft = :draft, updated_at = :now WHERE id = :id", "now")
-SET_STATUS = _sql("UPDATE response SET status = :status, updated_at = :now WHERE id = :id", "now")
+SET_DRAFT = _sql(
+    """
+    UPDATE response SET draft = :draft, updated_at = :now, last_update_id = COALESCE(:update_id, last_update_id)
+    WHERE id = :id
+    """,
+    "now",
+)
+SET_STATUS = _sql(
+    """
+    UPDATE response SET status = :status, updated_at = :now, last_update_id = COALESCE(:update_id, last_update_id)
+    WHERE id = :id
+    """,
+    "now",
+)
 FINISH = _sql(
     """
     UPDATE response SET status = :status, current_question = NULL, draft = NULL,
-                        question_message_id = NULL, completed_at = :now, updated_at = :now
+                        question_message_id = NULL, completed_at = :now, updated_at = :now,
+                        last_update_id = COALESCE(:update_id, last_update_id)
     WHERE id = :id
     """,
     "now",
@@ -141,6 +155,13 @@ class State:
     message_id: int | None
     completed_at: dt.datetime | None
     answers: dict[str, Any]
+    last_update_id: int | None = None
+    # The update being handled now, written with every change (see Response.last_update_id).
+    update_id: int | None = None
+
+    def already_handled(self, update_id: int | None) -> bool:
+        """Whether this update was applied before (Telegram delivered it again)."""
+        return update_id is not None and self.last_update_id is not None and update_id <= self.last_update_id
 
     @property
     def done(self) -> bool:
@@ -166,6 +187,7 @@ def load_state(c: sa.Connection, pseudonym: str, survey_id: str | None) -> State
         message_id=first.question_message_id,
         completed_at=first.completed_at,
         answers={row.question_id: loads(row.value) for row in rows if row.question_id is not None},
+        last_update_id=first.last_update_id,
     )
 
 

@@ -397,3 +397,24 @@ async def test_a_response_whose_version_is_gone_moves_to_the_current_one_safely(
     reply = await restarted.start(ME, "millbrook")
     assert reply.question is not None and reply.question.id == "safety_reason"
     assert reply.survey is edited
+
+
+async def test_an_update_delivered_twice_is_applied_once(engine: Engine, db_url: str) -> None:
+    """After a crash Telegram may deliver an update again; its update id gives it away."""
+    await engine.start(ME, "millbrook")
+    first = await engine.answer(ME, "millbrook", "area", "north", update_id=10)
+    assert first.status == Status.ASK
+    assert (await engine.answer(ME, "millbrook", "area", "north", update_id=10)).status == Status.DUPLICATE
+    await engine.toggle(ME, "millbrook", "priorities", "parks", update_id=11)
+    again = await engine.toggle(ME, "millbrook", "priorities", "parks", update_id=11)
+    assert again.status == Status.DUPLICATE
+    assert (await engine.current(ME)).draft == ("parks",)  # not unticked by the repeat
+    await engine.done(ME, "millbrook", "priorities", update_id=12)
+    await engine.answer(ME, "millbrook", "safety", 1, update_id=13)
+    await engine.answer_typed(ME, "Dark lane", update_id=14)
+    # The typed answer again must not become the answer to the next question.
+    assert (await engine.answer_typed(ME, "Dark lane", update_id=14)).status == Status.DUPLICATE
+    assert (await engine.back(ME, update_id=14)).status == Status.DUPLICATE
+    assert stored(db_url) == {"area": "north", "priorities": ["parks"], "safety": 1, "safety_why": "Dark lane"}
+    assert (await engine.current(ME)).question.id == "years"  # type: ignore[union-attr]
+    assert (await engine.back(ME, update_id=15)).question.id == "safety_why"  # type: ignore[union-attr]

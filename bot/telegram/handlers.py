@@ -92,6 +92,11 @@ async def present(
 ) -> None:
     """Show an engine reply: answer the button tap, edit the old question, send the next."""
     status = reply.status
+    if status == Status.DUPLICATE:
+        # Handled before a crash; Telegram delivered it again. Say nothing twice.
+        if query is not None:
+            await _quietly(query.answer())
+        return
     if query is not None:
         await query.answer(_tap_text(reply))
     if status == Status.DRAFT and query is not None:
@@ -194,28 +199,28 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def back(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/back: the previous question again."""
     assert update.effective_chat is not None
-    reply = await services(context).engine.back(_resident(update, context))
+    reply = await services(context).engine.back(_resident(update, context), update_id=update.update_id)
     await present(context, update.effective_chat.id, reply)
 
 
 async def skip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/skip: pass an optional question."""
     assert update.effective_chat is not None
-    reply = await services(context).engine.skip(_resident(update, context))
+    reply = await services(context).engine.skip(_resident(update, context), update_id=update.update_id)
     await present(context, update.effective_chat.id, reply)
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cancel: stop for now; answers are kept."""
     assert update.effective_chat is not None
-    reply = await services(context).engine.cancel(_resident(update, context))
+    reply = await services(context).engine.cancel(_resident(update, context), update_id=update.update_id)
     await present(context, update.effective_chat.id, reply)
 
 
 async def change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/change: walk a finished survey again, while it is open."""
     assert update.effective_chat is not None
-    reply = await services(context).engine.change(_resident(update, context))
+    reply = await services(context).engine.change(_resident(update, context), update_id=update.update_id)
     if reply.status == Status.ASK:
         prefix = "Let's go through your answers again. Tap an answer to keep or change it."
         await send_question(context, update.effective_chat.id, reply, prefix=prefix)
@@ -245,7 +250,9 @@ async def typed_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """A typed message: the answer to the open question (number or text)."""
     chat, message = update.effective_chat, update.effective_message
     assert chat is not None and message is not None and message.text is not None
-    reply = await services(context).engine.answer_typed(_resident(update, context), message.text)
+    reply = await services(context).engine.answer_typed(
+        _resident(update, context), message.text, update_id=update.update_id
+    )
     question = reply.question
     if reply.status == Status.REFUSED and isinstance(question, BUTTON_QUESTIONS):
         # Typing on a button question: show it again so the buttons are close at hand.
@@ -287,7 +294,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         known = data.survey_id in engine.surveys
         await query.answer(texts.TAP_OLD_BUTTON if known else texts.TAP_UNKNOWN)
         return
-    reply = await _button_action(engine, resident, survey, question, data)
+    reply = await _button_action(engine, resident, survey, question, data, update.update_id)
     if reply is None:
         await query.answer(texts.TAP_UNKNOWN)
         return
@@ -300,23 +307,24 @@ async def _button_action(
     survey: schema.Survey,
     question: schema.Question,
     data: callbacks.Callback,
+    update_id: int,
 ) -> Reply | None:
     """The engine call a question button stands for (None: the button makes no sense)."""
     if data.kind == callbacks.SKIP:
-        return await engine.skip(resident, survey.id, question.id)
+        return await engine.skip(resident, survey.id, question.id, update_id=update_id)
     if data.kind == callbacks.DONE:
-        return await engine.done(resident, survey.id, question.id)
+        return await engine.done(resident, survey.id, question.id, update_id=update_id)
     if isinstance(question, schema.ScaleQuestion) and data.kind == callbacks.ANSWER:
-        return await engine.answer(resident, survey.id, question.id, data.value)
+        return await engine.answer(resident, survey.id, question.id, data.value, update_id=update_id)
     if not isinstance(question, (schema.ChoiceQuestion, schema.MultiChoiceQuestion)):
         return None
     if data.value is None or not 0 <= data.value < len(question.options):
         return None
     option = question.options[data.value].id
     if data.kind == callbacks.TOGGLE and isinstance(question, schema.MultiChoiceQuestion):
-        return await engine.toggle(resident, survey.id, question.id, option)
+        return await engine.toggle(resident, survey.id, question.id, option, update_id=update_id)
     if data.kind == callbacks.ANSWER and isinstance(question, schema.ChoiceQuestion):
-        return await engine.answer(resident, survey.id, question.id, option)
+        return await engine.answer(resident, survey.id, question.id, option, update_id=update_id)
     return None
 
 
