@@ -149,6 +149,10 @@ async def running_bot(
         async with polling(app):
             assert app.post_init is not None
             await app.post_init(app)  # run_polling does this in `consultbot run`
+            # Tests drive digests and reloads themselves, with their own clock: no timers.
+            assert app.job_queue is not None
+            for job in app.job_queue.jobs():
+                job.schedule_removal()
             yield Bot(fake, app, store, dict(surveys))
     finally:
         await store.aclose()
