@@ -153,6 +153,8 @@ async def running_bot(
             assert app.job_queue is not None
             for job in app.job_queue.jobs():
                 job.schedule_removal()
+            # Short pauses between retries of a failed request: tests should not wait 30 s.
+            app.bot.rate_limiter.pauses = (0.01, 0.02, 0.05)  # type: ignore[union-attr]
             yield Bot(fake, app, store, dict(surveys))
     finally:
         await store.aclose()

@@ -387,3 +387,22 @@ async def test_a_restarted_bot_carries_on_where_the_resident_was(db_url: str, su
         assert edits(reply) == ["What matters most? Pick up to two.\n✓ Parks"]
         assert sent(reply)[0].startswith("Question 3 of 4")
         assert answers_in_db(bot) == {"area": "north", "priorities": ["parks"]}
+
+
+async def test_telegram_outages_are_waited_out_and_nothing_is_lost(bot: Bot, alice: Resident) -> None:
+    """5xx answers, slow answers and a dropped connection for a while: the bot recovers by itself."""
+    bot.app.bot.rate_limiter.pauses = (0.2, 0.4, 0.8, 1.6)  # type: ignore[union-attr]
+    await alice.says("/start elm-park")
+    bot.fake.fail_all(status=500, description="Internal Server Error", seconds=1.0)
+    bot.fake.user_presses_button(ALICE, alice.last_with_buttons(), "North")
+    await bot.fake.wait_for_message(ALICE, contains="Question 2 of 4", timeout=10)
+    bot.fake.fail_all(status=502, description="Bad Gateway", count=2)
+    bot.fake.set_delay(0.3, "sendMessage")
+    await alice.taps("▫️ Parks")
+    bot.fake.user_presses_button(ALICE, alice.last_with_buttons(), "Done ✔")
+    await bot.fake.wait_for_message(ALICE, contains="Question 3 of 4", timeout=10)
+    bot.fake.set_delay(0.0, "sendMessage")
+    assert answers_in_db(bot) == {"area": "north", "priorities": ["parks"]}
+    assert bot.app.bot.rate_limiter.retried >= 3  # type: ignore[union-attr]
+    failures = bot.fake.api_errors(include_injected=True)
+    assert {f.status for f in failures} == {500, 502}

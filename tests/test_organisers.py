@@ -195,8 +195,8 @@ async def test_a_failed_send_is_retried_without_duplicates(bot: Bot, clock: Cloc
     retries: list[tuple[str, dt.datetime, float]] = []
     sender = sender_for(bot, clock)
     sender.schedule_retry = lambda survey_id, end, delay: retries.append((survey_id, end, delay))
-    # The admin comes first; Telegram fails their first message with a 502.
-    bot.fake.fail_next("sendMessage", status=502, description="Bad Gateway", count=1)
+    # The admin comes first; Telegram fails their first message with a 502, and the retries too.
+    bot.fake.fail_next("sendMessage", status=502, description="Bad Gateway", count=4)
     assert await sender.run("elm-park") == 1  # Olu got it; the admin is due a retry
     assert len(retries) == 1 and retries[0][2] == 30
     assert digests_to(bot, ADMIN) == []

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -33,6 +32,7 @@ from bot.settings import Settings
 from bot.telegram import handlers, organiser_handlers
 from bot.telegram.digests import DigestScheduler, DigestSender
 from bot.telegram.processor import PerUserUpdateProcessor
+from bot.telegram.ratelimit import PatientRateLimiter
 from bot.telegram.reload import SurveyWatcher
 from models.loader import Problem
 from models.survey import Survey
@@ -89,7 +89,7 @@ def build_application(
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .concurrent_updates(processor)
         .rate_limiter(
-            AIORateLimiter(
+            PatientRateLimiter(
                 overall_max_rate=settings.rate_limit,
                 overall_time_period=1,
                 group_max_rate=20 if settings.rate_limit else 0,
