@@ -176,6 +176,11 @@ async def test_sigkill_under_load_loses_and_doubles_nothing(tmp_path: Path) -> N
                     stuck = [w.uid for w in walkers if not w.finished]
                     assert not stuck, fake.conversation(stuck[0])[-3000:]
     answers = stored(tmp_path)
+    updates = sum(1 for w in walkers for e in fake.transcript(w.uid, include_users=True) if e.actor == "user")
+    total = sum(len(a) for a in answers.values())
+    print(
+        f"\ncrash-load: {RESIDENTS} residents, {updates} updates sent, {kills} SIGKILLs survived, {total} answers stored"
+    )
     assert kills == KILLS
     assert len(answers) == RESIDENTS
     # Each resident's answers are exactly theirs, each question once: nothing doubled or misplaced.
