@@ -42,6 +42,7 @@ questions:
     integer: true
 """
 RESIDENT = 5_550_123_987
+TRIED = {"conversations": 0, "updates": 0}
 NAME, USERNAME = "Zephyrine", "zephy_millbrook"
 
 nasty_text = st.one_of(
@@ -146,6 +147,9 @@ def test_hostile_updates_never_break_the_bot(migrated_template: Path, events: li
         db = Path(folder) / "db.sqlite"
         shutil.copy(migrated_template, db)
         fake, errors = asyncio.run(play(f"sqlite:///{db}", survey, events))
+        TRIED["conversations"] += 1
+        TRIED["updates"] += len(events)
+        print(f"hostile: {TRIED['conversations']} conversations, {TRIED['updates']} hostile updates so far")
         assert errors == [], errors  # no handler raised
         fake.assert_no_errors(ignore=["query is too old"])  # every message was valid for Telegram
         engine = sa.create_engine(f"sqlite:///{db}")
