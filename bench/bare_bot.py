@@ -212,6 +212,7 @@ def build(token: str, base_url: str, survey: schema.Survey) -> Application:
         .base_url(base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .concurrent_updates(256)
+        .connection_pool_size(int(os.environ.get("BARE_POOL_SIZE", "256")))  # PTB's default: 256
         .build()
     )
     private = filters.ChatType.PRIVATE

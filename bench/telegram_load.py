@@ -1,6 +1,6 @@
 """Load test of the Telegram bot, against a bare python-telegram-bot bot as the floor.
 
-    uv run python bench/telegram_load.py            # full run, about 3-4 minutes
+    uv run python bench/telegram_load.py            # full run, about 5 minutes
     uv run python bench/telegram_load.py --quick    # smoke run, about 30 s
 
 What happens (issue 3, "How it is checked"):
@@ -16,9 +16,10 @@ What happens (issue 3, "How it is checked"):
   SQLite database; the floor is bench/bare_bot.py (same questions and buttons, no
   database, no rate limiter).
 * For each bot: N residents at once (default 50) for the throughput figures, then
-  20 residents for latency. For consultbot, then 10,000 residents each /start and
-  answer one or two questions (at most --memory-concurrency at a time), and its RSS
-  is read with all of them in the middle of the survey.
+  20 residents for latency; the residents arrive one by one during the warm-up
+  (--ramp), and the two bots take turns, phase by phase. For consultbot, then 10,000 residents each /start and
+  answer one question (every fourth answers two), at most --memory-concurrency at a
+  time, and its RSS is read with all of them in the middle of the survey.
 
 Definitions:
 
@@ -37,7 +38,9 @@ Definitions:
 
 The driver is cheap on purpose: residents wait on a per-chat future resolved by the
 fake when the bot does something in that chat (no polling), and the driver's own CPU
-use and event-loop lag are printed so one can see it did not starve the bot.
+use and event-loop lag are printed so one can see it did not starve the bot. CPU used
+by other processes meanwhile (/proc/stat) is printed too, and flagged when it is high:
+on a 2-core machine a test run elsewhere skews every figure.
 """
 
 from __future__ import annotations
@@ -45,10 +48,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
+import gc
 import os
 import random
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,18 +63,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models import survey as schema
 from models.loader import load_surveys
 from tests.fakebot import Event, FakeTelegram, StoredMessage
 
+ROOT = Path(__file__).resolve().parent.parent
 SURVEY_ID = "millbrook-priorities"
 SURVEYS_DIR = ROOT / "surveys"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 WAIT = 30.0  # seconds a resident waits for the bot before giving up on a session
 DONE = "Done ✔"
+NOISY = 0.2  # cores used by other processes during a phase before the figures are flagged
 ANSWER_KINDS = ("button", "typed")  # actions that count as answered questions
 TYPED_TEXTS = [
     "The underpass by the station at night",
@@ -122,6 +127,28 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14, 15)
 
 
+def thread_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of the process's main thread (the event loop) and of all its other threads."""
+    main = other = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            stat = (task / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            seconds = (int(fields[11]) + int(fields[12])) / CLK_TCK
+            if int(task.name) == pid:
+                main += seconds
+            else:
+                other += seconds
+    return main, other
+
+
+def machine_busy() -> float:
+    """CPU seconds all CPUs spent busy since boot (for spotting other load on the machine)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLK_TCK
+
+
 def proc_memory(pid: int) -> dict[str, float]:
     """VmRSS and VmHWM in MB."""
     found = {}
@@ -153,18 +180,17 @@ class BotProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    async def stop(self, timeout: float = 20.0) -> int | None:
+    async def stop(self, grace: float = 20.0) -> int | None:
         """SIGTERM, then SIGKILL; the fake keeps serving meanwhile (PTB's last getUpdates)."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while self.proc.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-            if self.proc.poll() is None:
+            try:
+                await asyncio.to_thread(self.proc.wait, grace)
+            except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.wait()
+                await asyncio.to_thread(self.proc.wait)
         return self.proc.returncode
 
     def log_problems(self) -> list[str]:
@@ -293,10 +319,8 @@ class Driver:
                 await self.act(run, uid, "toggle", press(lambda t, label=label: t.endswith(label)), ticked)
             event = await self.act(run, uid, "button", press(lambda t: t == DONE), new_message)
         else:
-            if isinstance(question, schema.NumberQuestion):
-                text = str(rng.randint(0, 40))
-            else:
-                text = rng.choice(TYPED_TEXTS)
+            number = isinstance(question, schema.NumberQuestion)
+            text = str(rng.randint(0, 40)) if number else rng.choice(TYPED_TEXTS)
             event = await self.act(run, uid, "typed", lambda: self.fake.user_sends(uid, text), new_message)
         reply = self._message(uid, event)
         if self.question_of(reply) is not None:
@@ -305,8 +329,9 @@ class Driver:
             return None
         raise SessionAbort(f"unexpected reply to {question.id}: {(reply.text or '')[:80]!r}")
 
-    async def resident(self, run: Run, index: int, stop_at: float) -> None:
-        """Take the survey again and again, under a new user id each time."""
+    async def resident(self, run: Run, index: int, stop_at: float, delay: float = 0.0) -> None:
+        """After ``delay`` seconds, take the survey again and again, under a new user id each time."""
+        await asyncio.sleep(delay)
         session = 0
         while time.perf_counter() < stop_at:
             uid = next(self.ids)
@@ -339,12 +364,16 @@ class Driver:
 # ------------------------------------------------------------------ measuring
 
 
-async def heartbeat(stop: asyncio.Event, lags: list[float], every: float = 0.05) -> None:
-    """How late the driver's event loop wakes up (a busy driver would show here)."""
+async def heartbeat(
+    fake: BenchFake, stop: asyncio.Event, lags: list[float], connections: list[int], every: float = 0.05
+) -> None:
+    """How late the driver's event loop wakes up (a busy driver would show here), and how many
+    HTTP connections the bot holds open to the fake (sampled at the same time)."""
     while not stop.is_set():
         start = time.perf_counter()
         await asyncio.sleep(every)
         lags.append(time.perf_counter() - start - every)
+        connections.append(len(fake._http._connections) if fake._http else 0)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -364,6 +393,10 @@ class Phase:
     latencies: list[float]
     kind_latencies: dict[str, list[float]]
     bot_cpu: float
+    others_cpu: float  # CPU used by every other process on the machine meanwhile
+    loop_cpu: float  # the bot's main thread (event loop)
+    other_cpu: float  # the bot's other threads (consultbot: database writer and readers)
+    connections: tuple[float, int]  # HTTP connections the bot held open to the fake: mean, max
     driver_cpu: float
     calls: Counter[str]
     calls_by_kind: dict[str, Counter[str]]
@@ -386,21 +419,31 @@ class Phase:
         return percentile(self.latencies, q) * 1000
 
 
-async def load_phase(driver: Driver, bot: BotProcess, residents: int, warmup: float, seconds: float) -> Phase:
-    """``residents`` at once for warmup + seconds; figures from the last ``seconds``."""
+async def load_phase(
+    driver: Driver, bot: BotProcess, residents: int, warmup: float, seconds: float, ramp: float
+) -> Phase:
+    """``residents`` at once for warmup + seconds; figures from the last ``seconds``.
+
+    Residents arrive one by one over the first ``ramp`` seconds (at most the warm-up),
+    so that the window measures steady work, not 50 /starts in the same millisecond."""
     run = Run()
+    gc.collect()
+    gc.freeze()  # the fake's growing state is never scanned again: no long GC pauses in the driver
     begin = time.perf_counter()
     run.window = (begin + warmup, begin + warmup + seconds)
     stop_at = run.window[1]
-    stop, lags = asyncio.Event(), []
-    beat = asyncio.create_task(heartbeat(stop, lags))
-    tasks = [asyncio.create_task(driver.resident(run, i, stop_at)) for i in range(residents)]
+    stop, lags, conns = asyncio.Event(), [], []
+    beat = asyncio.create_task(heartbeat(driver.fake, stop, lags, conns))
+    ramp = min(ramp, warmup)
+    tasks = [asyncio.create_task(driver.resident(run, i, stop_at, ramp * i / residents)) for i in range(residents)]
 
     await asyncio.sleep(max(0.0, run.window[0] - time.perf_counter()))
     cpu0, driver0, calls0, lag_start = proc_cpu(bot.pid), time.process_time(), Counter(driver.fake.calls), len(lags)
+    threads0, busy0 = thread_cpu(bot.pid), machine_busy()
     await asyncio.sleep(max(0.0, run.window[1] - time.perf_counter()))
     cpu1, driver1, calls1 = proc_cpu(bot.pid), time.process_time(), Counter(driver.fake.calls)
-    window_lags = lags[lag_start:]
+    threads1, busy1 = thread_cpu(bot.pid), machine_busy()
+    window_lags, window_conns = lags[lag_start:], conns[lag_start:]
     rss = proc_memory(bot.pid)
 
     done, pending = await asyncio.wait(tasks, timeout=WAIT + 5)
@@ -426,6 +469,10 @@ async def load_phase(driver: Driver, bot: BotProcess, residents: int, warmup: fl
         latencies=[a.latency for a in answered],
         kind_latencies=kinds,
         bot_cpu=cpu1 - cpu0,
+        others_cpu=max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - (driver1 - driver0)),
+        loop_cpu=threads1[0] - threads0[0],
+        other_cpu=threads1[1] - threads0[1],
+        connections=(sum(window_conns) / max(len(window_conns), 1), max(window_conns, default=0)),
         driver_cpu=driver1 - driver0,
         calls=calls1 - calls0,
         calls_by_kind=run.calls_by_kind,
@@ -441,19 +488,27 @@ async def load_phase(driver: Driver, bot: BotProcess, residents: int, warmup: fl
 async def memory_phase(driver: Driver, bot: BotProcess, residents: int, concurrency: int) -> dict[str, Any]:
     """``residents`` each /start and answer 1 or 2 questions; then read the bot's RSS."""
     run = Run()
+    gc.collect()
+    gc.freeze()
     started = time.perf_counter()
+    cpu0, threads0, busy0, driver0 = proc_cpu(bot.pid), thread_cpu(bot.pid), machine_busy(), time.process_time()
     todo = iter(range(residents))
     progress = max(1, residents // 5)
 
     async def worker() -> None:
         for n in todo:
-            await driver.partial(run, 1 + n % 2)
+            await driver.partial(run, 2 if n % 4 == 3 else 1)
             if (n + 1) % progress == 0:
                 rate = (n + 1) / (time.perf_counter() - started)
                 print(f"    {n + 1:>6} residents in the middle of the survey ({rate:.0f}/s)", flush=True)
 
+    stop, lags, conns = asyncio.Event(), [], []
+    beat = asyncio.create_task(heartbeat(driver.fake, stop, lags, conns, every=0.25))
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+    stop.set()
+    await beat
     elapsed = time.perf_counter() - started
+    cpu1, threads1, busy1, driver1 = proc_cpu(bot.pid), thread_cpu(bot.pid), machine_busy(), time.process_time()
     await asyncio.sleep(1.0)
     if not bot.alive():
         raise RuntimeError(f"{bot.name} died during the memory phase; see {bot.log_path}")
@@ -463,6 +518,11 @@ async def memory_phase(driver: Driver, bot: BotProcess, residents: int, concurre
         "errors": run.errors,
         "rss": proc_memory(bot.pid),
         "updates": len(run.actions),
+        "bot_cpu": cpu1 - cpu0,
+        "loop_cpu": threads1[0] - threads0[0],
+        "other_cpu": threads1[1] - threads0[1],
+        "others_cpu": max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - (driver1 - driver0)),
+        "connections": (sum(conns) / max(len(conns), 1), max(conns, default=0)),
     }
 
 
@@ -488,48 +548,67 @@ def id_counter(start: int) -> Iterator[int]:
         n += 1
 
 
-async def bench_bot(
-    name: str, command: list[str], env: dict[str, str], args: argparse.Namespace, workdir: Path, first_id: int
-) -> BotResult:
-    survey = load_surveys([SURVEYS_DIR]).surveys[SURVEY_ID]
-    fake = BenchFake()
-    async with fake.running() as base_url:
-        bot = BotProcess(
-            name,
-            command,
-            {**env, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": base_url},
-            workdir / f"{name}.log",
+@dataclass
+class BotUnderTest:
+    """A bot subprocess with its own fake Bot API and residents."""
+
+    name: str
+    fake: BenchFake
+    bot: BotProcess
+    driver: Driver
+    idle_rss: dict[str, float] = field(default_factory=dict)
+    phases: dict[str, Phase] = field(default_factory=dict)
+    memory: dict[str, Any] | None = None
+    exit_code: int | None = None
+
+    async def wait_polling(self) -> None:
+        """Until the bot's first getUpdates (it has started and set itself up)."""
+        startup = time.perf_counter()
+        while self.fake.calls["getUpdates"] == 0:
+            if not self.bot.alive():
+                raise RuntimeError(f"{self.name} exited at start:\n{self.bot.log_path.read_text()[-3000:]}")
+            if time.perf_counter() - startup > 60:
+                raise RuntimeError(f"{self.name} did not poll within 60 s")
+            await self.fake._wait_change(self.fake._version, 0.5)
+        self.idle_rss = proc_memory(self.bot.pid)
+        print(f"   {self.name} (pid {self.bot.pid}) polling after {time.perf_counter() - startup:.1f} s", flush=True)
+
+    async def phase(self, key: str, residents: int, warmup: float, seconds: float, ramp: float) -> None:
+        print(f"   {self.name}, {residents} residents: {warmup:.0f} s warm-up + {seconds:.0f} s", flush=True)
+        phase = self.phases[key] = await load_phase(self.driver, self.bot, residents, warmup, seconds, ramp)
+        print(f"     -> {phase.throughput:.1f} answered questions/s, p99 {phase.p(99):.1f} ms", flush=True)
+
+    async def stop(self) -> None:
+        """Stop the bot (the fake serves until it has exited), then the fake."""
+        self.exit_code = await self.bot.stop()
+        await self.fake.stop_serving()
+
+    def result(self) -> BotResult:
+        errors = [f"{c.method} -> {c.status} {c.description}" for c in self.fake.api_errors()]
+        return BotResult(
+            self.name,
+            self.phases["main"],
+            self.phases["latency"],
+            self.idle_rss,
+            self.memory,
+            errors,
+            self.bot.log_problems(),
+            self.exit_code,
         )
-        bot.start()
-        try:
-            print(f"\n== {name} (pid {bot.pid}), fake Bot API at {base_url}", flush=True)
-            startup = time.perf_counter()
-            while fake.calls["getUpdates"] == 0:
-                if not bot.alive():
-                    raise RuntimeError(f"{name} exited at start:\n{bot.log_path.read_text()[-3000:]}")
-                if time.perf_counter() - startup > 60:
-                    raise RuntimeError(f"{name} did not poll within 60 s")
-                await fake._wait_change(fake._version, 0.5)
-            print(f"   polling after {time.perf_counter() - startup:.1f} s", flush=True)
-            idle_rss = proc_memory(bot.pid)
-            driver = Driver(fake, survey, id_counter(first_id))
 
-            print(f"   {args.residents} residents: {args.warmup:.0f} s warm-up + {args.duration:.0f} s", flush=True)
-            main = await load_phase(driver, bot, args.residents, args.warmup, args.duration)
-            print(f"   -> {main.throughput:.1f} answered questions/s, p99 {main.p(99):.1f} ms", flush=True)
 
-            print(f"   {args.latency_residents} residents: {args.warmup:.0f} s warm-up + {args.latency_duration:.0f} s")
-            latency = await load_phase(driver, bot, args.latency_residents, args.warmup, args.latency_duration)
-            print(f"   -> {latency.throughput:.1f} answered questions/s, p99 {latency.p(99):.1f} ms", flush=True)
-
-            memory = None
-            if name == "consultbot" and args.memory_residents:
-                print(f"   {args.memory_residents} residents /start and answer 1-2 questions", flush=True)
-                memory = await memory_phase(driver, bot, args.memory_residents, args.memory_concurrency)
-            errors = [f"{c.method} -> {c.status} {c.description}" for c in fake.api_errors()]
-        finally:
-            exit_code = await bot.stop()
-    return BotResult(name, main, latency, idle_rss, memory, errors, bot.log_problems(), exit_code)
+async def start_bot(
+    name: str, command: list[str], env: dict[str, str], workdir: Path, surveys: Path, first_id: int
+) -> BotUnderTest:
+    """Serve a fake for the bot and start the bot as a subprocess against it."""
+    survey = load_surveys([surveys]).surveys[SURVEY_ID]
+    fake = BenchFake()
+    base_url = await fake.serve("127.0.0.1", 0)
+    env = {**env, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": base_url}
+    bot = BotProcess(name, command, env, workdir / f"{name}.log")
+    bot.start()
+    print(f"   {name}: fake Bot API at {base_url}", flush=True)
+    return BotUnderTest(name, fake, bot, Driver(fake, survey, id_counter(first_id)))
 
 
 # ------------------------------------------------------------------ report
@@ -579,6 +658,17 @@ def report(consult: BotResult, bare: BotResult | None, args: argparse.Namespace)
         f"{cpu_ms(c50):.2f}",
         f"{cpu_ms(b50):.2f}" if b50 else "",
         ratio(cpu_ms(c50), cpu_ms(b50)) if b50 else "",
+    )
+    row(
+        f"  bot updates handled/s, {n} res. (incl. ticks, /start)",
+        f"{c50.updates / c50.seconds:.1f}",
+        f"{b50.updates / b50.seconds:.1f}" if b50 else "",
+        ratio(c50.updates, b50.updates) if b50 else "",
+    )
+    row(
+        f"  bot CPU per update handled, {n} res. (ms)",
+        f"{c50.bot_cpu / c50.updates * 1000:.2f}",
+        f"{b50.bot_cpu / b50.updates * 1000:.2f}" if b50 else "",
     )
     row(
         f"  bot CPU use, {n} res. (cores)",
@@ -656,7 +746,13 @@ def report(consult: BotResult, bare: BotResult | None, args: argparse.Namespace)
             )
             print(f"  {'':<11} latency (ms) by action: {per_kind}")
             print(
-                f"  {'':<11} driver+fake CPU {phase.driver_cpu / phase.seconds:.2f} cores, "
+                f"  {'':<11} bot CPU {phase.bot_cpu / phase.seconds:.2f} cores: event-loop thread "
+                f"{phase.loop_cpu / phase.seconds:.2f} "
+                f"({phase.loop_cpu / max(phase.updates, 1) * 1000:.2f} ms/update), "
+                f"other threads {phase.other_cpu / phase.seconds:.2f}; HTTP connections to the fake: mean "
+                f"{phase.connections[0]:.0f}, max {phase.connections[1]}; "
+                f"driver+fake CPU {phase.driver_cpu / phase.seconds:.2f} cores, "
+                f"other processes {phase.others_cpu / phase.seconds:.2f} cores, "
                 f"driver loop lag p99 {phase.lag_p99:.1f} ms max {phase.lag_max:.1f} ms"
             )
             for error in phase.errors[:3]:
@@ -665,7 +761,11 @@ def report(consult: BotResult, bare: BotResult | None, args: argparse.Namespace)
             mem = result.memory
             print(
                 f"  {result.name:<11} memory phase: {mem['residents']} residents, {mem['updates']} updates in "
-                f"{mem['seconds']:.0f} s, {len(mem['errors'])} failed"
+                f"{mem['seconds']:.0f} s, {len(mem['errors'])} failed; bot CPU {mem['bot_cpu'] / mem['seconds']:.2f} "
+                f"cores ({mem['bot_cpu'] / mem['updates'] * 1000:.2f} ms/update; event-loop thread "
+                f"{mem['loop_cpu'] / mem['seconds']:.2f}, other threads {mem['other_cpu'] / mem['seconds']:.2f}); "
+                f"HTTP connections to the fake: mean {mem['connections'][0]:.0f}, max {mem['connections'][1]}; "
+                f"other processes {mem['others_cpu'] / mem['seconds']:.2f} cores"
             )
             for error in mem["errors"][:3]:
                 print(f"  {'':<11} failed: {error}")
@@ -679,6 +779,17 @@ def report(consult: BotResult, bare: BotResult | None, args: argparse.Namespace)
         for line in result.log_problems[:5]:
             print(f"  {'':<11}   {line[:160]}")
 
+    busy = [
+        f"{r.name} {p.residents} residents: {p.others_cpu / p.seconds:.2f} cores"
+        for r in filter(None, [consult, bare])
+        for p in (r.main, r.latency)
+        if p.others_cpu / p.seconds > NOISY
+    ]
+    if consult.memory and consult.memory["others_cpu"] / consult.memory["seconds"] > NOISY:
+        busy.append(f"consultbot memory phase: {consult.memory['others_cpu'] / consult.memory['seconds']:.2f} cores")
+    if busy:
+        print("\nWARNING: other processes were using the CPU during: " + "; ".join(busy))
+        print("         (on 2 cores that steals from the bot or the fake; run again on a quiet machine)")
     if b50 and b20:
         verdicts = [
             (f"throughput ratio, {n} residents", c50.throughput / b50.throughput >= 0.7, ">= 0.7"),
@@ -698,10 +809,16 @@ def report(consult: BotResult, bare: BotResult | None, args: argparse.Namespace)
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--residents", type=int, default=50, help="residents at once for throughput (50)")
-    parser.add_argument("--duration", type=float, default=30, help="measured seconds with --residents (30)")
+    parser.add_argument("--duration", type=float, default=20, help="measured seconds with --residents (20)")
     parser.add_argument("--latency-residents", type=int, default=20, help="residents at once for latency (20)")
-    parser.add_argument("--latency-duration", type=float, default=20, help="measured seconds for latency (20)")
+    parser.add_argument("--latency-duration", type=float, default=15, help="measured seconds for latency (15)")
     parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds before each window (3)")
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=None,
+        help="seconds over which residents arrive, at most the warm-up (default: the warm-up; 0: all at once)",
+    )
     parser.add_argument("--memory-residents", type=int, default=10_000, help="residents mid-survey for RSS (10000)")
     parser.add_argument("--memory-concurrency", type=int, default=50, help="of those, at once at most (50)")
     parser.add_argument("--skip-bare", action="store_true", help="only run consultbot")
@@ -709,9 +826,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a ~30 s smoke run")
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.latency_duration, args.warmup = 5, 4, 1
+        args.duration, args.latency_duration, args.warmup = 5, 4, 2
         args.memory_residents = min(args.memory_residents, 300)
+    if args.ramp is None:
+        args.ramp = args.warmup
+    if args.profile:
+        args.profile = str(Path(args.profile).resolve())
     return args
+
+
+def surveys_dir(workdir: Path) -> Path:
+    """The example survey's folder; outside the survey's opening dates, a copy without them."""
+    survey = load_surveys([SURVEYS_DIR]).surveys[SURVEY_ID]
+    if survey.is_open(datetime.datetime.now(datetime.UTC)):
+        return SURVEYS_DIR
+    folder = workdir / "surveys"
+    folder.mkdir()
+    source = SURVEYS_DIR / f"{SURVEY_ID}.yaml"
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith(("opens:", "closes:"))]
+    (folder / source.name).write_text("".join(kept), encoding="utf-8")
+    print(f"(the example survey is not open today: using a copy without its opening dates in {folder})")
+    return folder
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -719,22 +855,49 @@ async def main_async(args: argparse.Namespace) -> None:
         workdir = Path(tmp)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CONSULTBOT_"))}
         base_env["PYTHONUNBUFFERED"] = "1"
+        surveys = surveys_dir(workdir)
         consult_env = {
             **base_env,
             "CONSULTBOT_DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
-            "CONSULTBOT_SURVEYS_DIR": str(SURVEYS_DIR),
+            "CONSULTBOT_SURVEYS_DIR": str(surveys),
             "CONSULTBOT_RATE_LIMIT": "0",
             "CONSULTBOT_SECRET": "x" * 32,
         }
         consult_cmd = [sys.executable, "-m", "bot.cli", "run"]
         if args.profile:
-            consult_cmd = [sys.executable, "-m", "cProfile", "-o", str(Path(args.profile).resolve()), *consult_cmd[1:]]
-        bare = None
-        if not args.skip_bare:
-            bare = await bench_bot(
-                "bare", [sys.executable, str(ROOT / "bench" / "bare_bot.py")], base_env, args, workdir, 10_000_000
-            )
-        consult = await bench_bot("consultbot", consult_cmd, consult_env, args, workdir, 20_000_000)
+            consult_cmd = [sys.executable, "-m", "cProfile", "-o", args.profile, *consult_cmd[1:]]
+        bots = []
+        try:
+            if not args.skip_bare:
+                bare_cmd = [sys.executable, str(ROOT / "bench" / "bare_bot.py"), str(surveys / f"{SURVEY_ID}.yaml")]
+                bots.append(await start_bot("bare", bare_cmd, base_env, workdir, surveys, 10_000_000))
+            bots.append(await start_bot("consultbot", consult_cmd, consult_env, workdir, surveys, 20_000_000))
+            for under_test in bots:
+                await under_test.wait_polling()
+            # Phases alternate between the bots, so that a change in other load on the
+            # machine is less likely to land on one bot only.
+            for key, residents, seconds in [
+                ("main", args.residents, args.duration),
+                ("latency", args.latency_residents, args.latency_duration),
+            ]:
+                for under_test in bots:
+                    await under_test.phase(key, residents, args.warmup, seconds, args.ramp)
+            consult_under_test = bots[-1]
+            if args.memory_residents:
+                print(
+                    f"   consultbot, {args.memory_residents} residents /start and answer one question "
+                    "(every fourth two)",
+                    flush=True,
+                )
+                consult_under_test.memory = await memory_phase(
+                    consult_under_test.driver, consult_under_test.bot, args.memory_residents, args.memory_concurrency
+                )
+        finally:
+            for under_test in bots:
+                await under_test.stop()
+        results = [under_test.result() for under_test in bots]
+        consult = results[-1]
+        bare = results[0] if len(results) == 2 else None
         report(consult, bare, args)
 
 
@@ -743,7 +906,7 @@ def main() -> None:
     started = time.perf_counter()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main_async(args))
-    print(f"\n(whole run {time.perf_counter() - started:.0f} s; {statistics.__name__} ok)")
+    print(f"\n(whole run {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ DESCRIPTION = (
 )
 SHORT_DESCRIPTION = "Short, anonymous surveys about your neighbourhood."
 RETRIES = 5
+POOL_SIZE = 24
+POOL_TIMEOUT = 10.0
 SCHEDULER_KEY = "digest_scheduler"
 WATCHER_KEY = "survey_watcher"
 log = logging.getLogger(__name__)  # a 429 (RetryAfter) is waited out and sent again, not lost
@@ -100,6 +102,10 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request)
+    else:
+        # httpx checks every open connection on each request, so a big pool costs CPU
+        # under bursts; a few dozen connections carry hundreds of requests a second.
+        builder = builder.connection_pool_size(POOL_SIZE).pool_timeout(POOL_TIMEOUT)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
