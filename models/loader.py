@@ -195,6 +195,8 @@ def _message_for(error: dict[str, Any], data: Any) -> tuple[str, bool]:
     if kind == "string_pattern_mismatch":
         if name == "id" and len(loc) == 1:
             return f"survey id '{value}' must be 1-40 characters: a-z, 0-9 and -", False
+        if tuple(loc) == ("digest", "breakdown_by"):
+            return f"breakdown_by '{value}' must be the id of a choice question in this survey", False
         if "options" in loc:
             return (
                 f"option id '{value}' must be 1-40 characters: a-z, 0-9 and -; "
@@ -401,12 +403,57 @@ class _FileLoader:
             self.at(("closes",), "closes is before opens; swap them or fix the dates")
 
     def _check_digest(self, survey: schema.Survey) -> None:
-        if survey.digest is None or survey.digest.schedule is None:
+        if survey.digest is None:
+            return
+        if survey.digest.schedule is not None:
+            try:
+                parse_crontab(survey.digest.schedule, survey.zone)
+            except CronError as exc:
+                self.at(("digest", "schedule"), f"schedule: {exc}")
+        if survey.digest.breakdown_by is not None:
+            self._check_breakdown(survey, survey.digest.breakdown_by)
+        if survey.digest.template is not None:
+            self._check_template(survey.digest.template)
+
+    def _check_breakdown(self, survey: schema.Survey, question_id: str) -> None:
+        loc = ("digest", "breakdown_by")
+        choices = [q.id for q in survey.questions if isinstance(q, schema.ChoiceQuestion)]
+        target = survey.question(question_id)
+        if target is None:
+            hint = _suggest(question_id, [q.id for q in survey.questions]) or (
+                f"; choice questions here: {', '.join(choices)}" if choices else "; this survey has no choice question"
+            )
+            self.at(loc, f"breakdown_by: there is no question '{question_id}'{hint}")
+        elif not isinstance(target, schema.ChoiceQuestion):
+            hint = f"pick a choice question ({', '.join(choices)})" if choices else "remove breakdown_by"
+            self.at(
+                loc,
+                f"breakdown_by: '{question_id}' is a {target.type} question, but answers can only be broken down"
+                f" by a `choice` question; {hint}",
+            )
+
+    def _check_template(self, name: str) -> None:
+        loc = ("digest", "template")
+        path = self.path.parent / name
+        if not path.is_file():
+            self.at(
+                loc,
+                f"template: there is no file '{name}' next to this survey (looked for {path});"
+                " give the file's path relative to the survey file's folder, or remove `template`",
+            )
             return
         try:
-            parse_crontab(survey.digest.schedule, survey.zone)
-        except CronError as exc:
-            self.at(("digest", "schedule"), f"schedule: {exc}")
+            source = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.at(loc, f"template: cannot read '{name}' as UTF-8 text ({type(exc).__name__}); save it as UTF-8")
+            return
+        from jinja2 import TemplateSyntaxError
+        from jinja2.sandbox import SandboxedEnvironment
+
+        try:
+            SandboxedEnvironment().parse(source)
+        except TemplateSyntaxError as exc:
+            self.at(loc, f"template: {name} line {exc.lineno}: {exc.message}; fix the template file")
 
 
 def _var_info(question: schema.Question) -> VarInfo:

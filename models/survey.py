@@ -182,6 +182,10 @@ QUESTION_TYPES = ("choice", "multi_choice", "scale", "number", "text")
 class Digest(Strict):
     schedule: str | None = None
     min_group_size: int = Field(default=5, ge=1, le=1000)
+    # A `choice` question: each question is also shown broken down by its options.
+    breakdown_by: QuestionId | None = None
+    # A Jinja2 file, relative to the survey file's folder, used instead of the default layout.
+    template: str | None = Field(default=None, min_length=1, max_length=500)
 
 
 class Survey(Strict):

@@ -139,7 +139,7 @@ def test_unknown_key_without_close_match_lists_allowed_keys(tmp_path: Path) -> N
     text = GOOD.replace("  min_group_size: 5", "  colour: blue")
     line, col, message = only(tmp_path, text)
     assert (line, col) == (9, 3)
-    assert message == "unknown key 'colour'; allowed keys here: schedule, min_group_size"
+    assert message == "unknown key 'colour'; allowed keys here: schedule, min_group_size, breakdown_by, template"
 
 
 def test_unknown_key_in_an_option_mapping(tmp_path: Path) -> None:

@@ -2,16 +2,20 @@
 
 Every figure comes from a GROUP BY (or an aggregate) in portable SQL that
 SQLite and PostgreSQL both run; Python only ever sees a few rows per
-question (one per option, scale point, distinct multi-choice combination,
-or distinct number), never the answers themselves. Free text is the one
-exception, and only the three most recent answers are read.
+question and breakdown group (one per option, scale point, distinct
+multi-choice combination, or distinct number), never the answers one by
+one. Free text is the exception: its three most recent answers are read.
 
-Small-number suppression is applied here, before anything reaches a
-template: a count from 1 to `min_group_size - 1` is kept only as "fewer
-than N" (its value is dropped), a share or average computed on such a
-group is dropped too, and free text is read only once enough people have
-answered. So even a survey's own template cannot show what must not be
-shown.
+The work is in two steps. `tally` counts exactly, over all responses or
+over a slice of them (an id range), and slices add up (`Tally.merge`), so
+`build_digest` can count two halves at once on two connections.
+`summarise` then turns exact counts into what a digest may show, applying
+small-number suppression before anything reaches a template: a count from 1
+to `min_group_size - 1` is kept only as "fewer than N" (its value is
+dropped), a share or average computed on such a group is dropped too, a
+breakdown group that small is dropped whole, and free text is kept only
+once enough people have answered. So even a survey's own template cannot
+show what must not be shown.
 """
 
 from __future__ import annotations
@@ -32,12 +36,7 @@ from models.tables import UTCDateTime
 
 DEFAULT_MIN_GROUP_SIZE = 5
 RECENT_TEXTS = 3
-# A number question with at most this many distinct answers is counted per
-# distinct value (one GROUP BY), which gives exact quartiles and buckets;
-# above it, quartiles come from ORDER BY ... LIMIT/OFFSET and buckets from
-# SUM(CASE ...), so the rows read stay few whatever people typed.
-MAX_DISTINCT_NUMBERS = 1000
-MAX_BUCKETS = 5
+MAX_BUCKETS = 5  # ranges shown for a number question (about)
 # Longest free-text answer shown in a digest (the export has the whole text).
 MAX_TEXT_CHARS = 500
 
@@ -256,15 +255,18 @@ def _statement(kind: str, grouped: bool, ranged: bool) -> sa.TextClause:
             """,
             lists=("ids",),
         )
-    if kind == "recent":
+    if kind in ("recent", "recent_since"):
+        # The period's own responses first: far fewer to look at than all of them.
+        since = " AND r.completed_at >= :since" if kind == "recent_since" else ""
         return _sql(
             f"""
             SELECT a.value, a.answered_at, a.id
             FROM response r JOIN answer a ON a.response_id = r.id
-            WHERE {where} AND a.question_id = :question_id AND a.value IS NOT NULL
+            WHERE {where}{since} AND a.question_id = :question_id AND a.value IS NOT NULL
             ORDER BY a.answered_at DESC, a.id DESC
             LIMIT :limit
-            """
+            """,
+            times=("end", "since") if since else ("end",),
         )
     if kind == "number_stats":  # numbers with many distinct values: the figures SQL can add up
         return _sql(
@@ -311,8 +313,11 @@ RESPONSE_BOUNDS = _sql(
     "SELECT MIN(r.id) AS low, MAX(r.id) AS high FROM response r WHERE r.survey_id = :survey_id", times=()
 )
 
-# A pass over values returns at most this many rows; past it, numbers with
-# many distinct answers are counted another way (quartiles by position).
+# Numbers are counted per distinct value (one GROUP BY), which gives exact
+# medians, quartiles and ranges. A pass over values returns at most this many
+# rows; past it, numbers with very many distinct answers are counted another
+# way (sums in SQL, quartiles by ORDER BY ... LIMIT/OFFSET, ranges by CASE),
+# so the rows read stay few whatever people typed.
 MAX_VALUE_ROWS = 50_000
 # Integer questions with a range this small are counted per value outright.
 MAX_BOUNDED_RANGE = 2_000
@@ -436,10 +441,14 @@ def tally(
     if counted:
         for row in c.execute(_statement("counts", grouped, ranged), {**params, "ids": counted}):
             result.counts[(row.grp, row.question_id)] = [int(row.n), int(row.answered)]
-    recent = _statement("recent", False, ranged)
     for question in survey.questions:
         if isinstance(question, schema.TextQuestion):
-            rows = c.execute(recent, {**params, "question_id": question.id, "limit": RECENT_TEXTS}).all()
+            asked = {**params, "question_id": question.id, "limit": RECENT_TEXTS}
+            rows = []
+            if period_start is not None:
+                rows = c.execute(_statement("recent_since", False, ranged), {**asked, "since": period_start}).all()
+            if len(rows) < RECENT_TEXTS:
+                rows = c.execute(_statement("recent", False, ranged), asked).all()
             result.recent[question.id] = [tuple(r) for r in rows]
     return result
 
@@ -804,8 +813,8 @@ def summarise(
 def check_period(period_start: dt.datetime | None, period_end: dt.datetime) -> None:
     if period_end.tzinfo is None or (period_start is not None and period_start.tzinfo is None):
         raise ValueError("period_start and period_end must be aware datetimes")
-    if period_start is not None and period_start >= period_end:
-        raise ValueError("period_start must be before period_end")
+    if period_start is not None and period_start > period_end:
+        raise ValueError("period_start must not be after period_end")
 
 
 def collect(

@@ -1,15 +1,19 @@
 """The choice questions at a glance, as one PNG for a phone screen.
 
 matplotlib is imported inside `chart_png`, not at module import, so a bot
-that never makes a digest never loads it (it costs ~40 MB and ~0.3 s).
+that never makes a digest never loads it (it costs ~50 MB, and 0.4-1 s the
+first time: more when Python has no bytecode cache to read).
 The object API with the Agg canvas is used, not pyplot: no global figure
 state, so charts can be drawn on any thread.
 """
 
 from __future__ import annotations
 
+import gc
 import io
+import sys
 import textwrap
+import threading
 from typing import Any
 
 from bot.digest.aggregate import DigestData, QuestionSummary
@@ -19,7 +23,7 @@ DPI = 150
 # Telegram wants width + height <= 10000 px for a photo; stay well inside it.
 MAX_HEIGHT_INCHES = 50.0
 LABEL_WIDTH = 18  # characters per line of an option label
-TITLE_WIDTH = 40
+TITLE_WIDTH = 46
 FONT = 13
 # The layout, in inches (before a huge chart is scaled down).
 TOP, FOOT = 0.25, 0.55
@@ -29,6 +33,42 @@ BLOCK_GAP = 0.4
 LEFT, RIGHT = 0.36, 0.97  # the bars' area, as fractions of the width
 BAR_COLOUR = "#2a7ab0"
 MUTED = "#777777"
+_IMPORT_LOCK = threading.Lock()
+
+
+def chart_ready() -> bool:
+    """Whether matplotlib is loaded already."""
+    return "matplotlib.backends.backend_agg" in sys.modules
+
+
+def load_matplotlib() -> tuple[Any, Any]:
+    """matplotlib's Figure and Agg canvas, imported on first use.
+
+    The import creates ~90,000 long-lived objects (fonts, colour maps,
+    docstrings). Walked over again by every full collection of the cyclic
+    garbage collector, they made those take 60-100 ms in the benchmark,
+    holding the GIL and so the event loop. So the collector is paused while
+    matplotlib loads, and every object alive then (the bot's own modules
+    too) is frozen with `gc.freeze`: left out of all later collections.
+    """
+    if chart_ready():
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        return Figure, FigureCanvasAgg
+    with _IMPORT_LOCK:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+
+            Figure(figsize=(1, 1))  # loads the font list too
+            gc.freeze()
+        finally:
+            if enabled:
+                gc.enable()
+    return Figure, FigureCanvasAgg
 
 
 def _chosen(data: DigestData) -> list[QuestionSummary]:
@@ -54,8 +94,7 @@ def chart_png(survey: object, data: DigestData) -> bytes | None:
     questions = _chosen(data)
     if not questions:
         return None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    Figure, FigureCanvasAgg = load_matplotlib()
 
     titles = [_title(q) for q in questions]
     blocks = [

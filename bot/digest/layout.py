@@ -11,13 +11,13 @@ cannot reach Python's internals. What a template sees is the collected
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
 
 from bot.digest.aggregate import Count, DigestData
 from bot.digest.split import HTMLError, check_html
@@ -85,10 +85,6 @@ def shorten(text: Any, width: int = 60) -> str:
     return cut.rstrip(" ,;:.-") + "…"
 
 
-def _local(value: dt.datetime, zone: Any) -> dt.datetime:
-    return value.astimezone(zone)
-
-
 def _day(value: dt.datetime, year: bool) -> str:
     text = f"{value:%a} {value.day} {value:%b}"
     return f"{text} {value.year}" if year else text
@@ -97,10 +93,10 @@ def _day(value: dt.datetime, year: bool) -> str:
 def format_period(survey: schema.Survey, start: dt.datetime | None, end: dt.datetime) -> str:
     """`Mon 3 Feb – Mon 10 Feb 2027`, in the survey's time zone; times when it matters."""
     zone = survey.zone
-    last = _local(end, zone)
+    last = end.astimezone(zone)
     if start is None:
         return f"Up to {_day(last, True)}, {last:%H:%M}"
-    first = _local(start, zone)
+    first = start.astimezone(zone)
     at_midnight = first.time() == dt.time(0) and last.time() == dt.time(0)
     whole_days = (end - start) % dt.timedelta(days=1) == dt.timedelta(0)
     if first.date() == last.date():
@@ -115,6 +111,8 @@ def period_length(start: dt.datetime | None, end: dt.datetime) -> str:
     if start is None:
         return ""
     seconds = (end - start).total_seconds()
+    if seconds <= 0:
+        return "period"
     days, rest = divmod(seconds, 86400)
     if rest == 0 and days % 7 == 0:
         weeks = int(days // 7)
@@ -128,12 +126,9 @@ def period_length(start: dt.datetime | None, end: dt.datetime) -> str:
 # -- the environment ----------------------------------------------------------------
 
 
-class _Environment(SandboxedEnvironment):
-    """The sandbox, with the helpers a digest template needs."""
-
-
 def _environment() -> SandboxedEnvironment:
-    env = _Environment(
+    """Jinja2's sandbox, escaping for HTML, with the helpers a digest template needs."""
+    env = SandboxedEnvironment(
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -159,9 +154,6 @@ def _read_template(path: Path) -> str:
         raise DigestTemplateError(f"{path}: the template is not UTF-8 text") from None
 
 
-_DEFAULT_SOURCE: str | None = None
-
-
 def _tidy(html: str) -> str:
     """Trailing spaces off each line, at most one blank line in a row."""
     lines = [line.rstrip() for line in html.splitlines()]
@@ -174,17 +166,10 @@ def render(survey: schema.Survey, data: DigestData, *, template_path: str | Path
     `template_path` overrides the survey's own template; without either the
     default layout is used. Raises DigestTemplateError when a template fails.
     """
-    global _DEFAULT_SOURCE
     path = Path(template_path) if template_path is not None else _survey_template(survey)
-    if path is None:
-        if _DEFAULT_SOURCE is None:
-            _DEFAULT_SOURCE = _read_template(DEFAULT_TEMPLATE)
-        source, name = _DEFAULT_SOURCE, DEFAULT_TEMPLATE.name
-    else:
-        source, name = _read_template(path), str(path)
+    name = DEFAULT_TEMPLATE.name if path is None else str(path)
     try:
-        template = _ENV.from_string(source)
-        template.filename = name
+        template = _default_template() if path is None else _ENV.from_string(_read_template(path))
         html = template.render(
             survey=survey,
             data=data,
@@ -192,8 +177,10 @@ def render(survey: schema.Survey, data: DigestData, *, template_path: str | Path
             period=format_period(survey, data.period.start, data.period.end),
             period_length=period_length(data.period.start, data.period.end),
             k=data.min_group_size,
-            fewer=Markup.escape(str(Count(None, data.min_group_size))),
+            fewer=str(Count(None, data.min_group_size)),
         )
+    except DigestTemplateError:
+        raise
     except jinja2.TemplateSyntaxError as exc:
         raise DigestTemplateError(f"{name} line {exc.lineno}: {exc.message}") from None
     except jinja2.TemplateError as exc:  # includes SecurityError and UndefinedError
@@ -212,3 +199,8 @@ def render(survey: schema.Survey, data: DigestData, *, template_path: str | Path
 
 def _survey_template(survey: schema.Survey) -> Path | None:
     return template_path(survey)
+
+
+@functools.cache
+def _default_template() -> jinja2.Template:
+    return _ENV.from_string(_read_template(DEFAULT_TEMPLATE))

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 TELEGRAM_LIMIT = 4096
+MIN_LIMIT = 32
 #: The tags a digest may use (Telegram accepts a few more; digests need none of them).
 ALLOWED_TAGS = frozenset({"b", "i", "u", "s", "code", "pre", "a"})
 
@@ -152,6 +153,8 @@ def split_messages(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     text leave no room for the text itself (a tiny `limit`), the outermost
     of those tags is dropped rather than the text.
     """
+    if limit < MIN_LIMIT:
+        raise ValueError(f"limit must be at least {MIN_LIMIT}")
     atoms = _atoms(html)
     if not any(_visible(atom) for atom in atoms):
         return []
@@ -206,7 +209,9 @@ def split_messages(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
             break
         if not best:
             # No room for any text: give up the outermost tag around it (text matters more).
-            outer = stack[0] if stack else next(i for i in range(p, len(atoms)) if atoms[i].kind == OPEN)
+            outer = stack[0] if stack else next((i for i in range(p, q + 1) if atoms[i].kind == OPEN), -1)
+            if outer < 0:  # pragma: no cover - an entity is at most 10 units, far below MIN_LIMIT
+                raise ValueError(f"limit {limit} is too small")
             atoms[outer] = atoms[partner[outer]] = _DROPPED
             stack = [i for i in stack if i != outer]
             continue
