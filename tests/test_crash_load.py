@@ -178,9 +178,8 @@ async def test_sigkill_under_load_loses_and_doubles_nothing(tmp_path: Path) -> N
     answers = stored(tmp_path)
     updates = sum(1 for w in walkers for e in fake.transcript(w.uid, include_users=True) if e.actor == "user")
     total = sum(len(a) for a in answers.values())
-    print(
-        f"\ncrash-load: {RESIDENTS} residents, {updates} updates sent, {kills} SIGKILLs survived, {total} answers stored"
-    )
+    print(f"\ncrash-load: {RESIDENTS} residents, {updates} updates sent, {kills} SIGKILLs survived,", end=" ")
+    print(f"{total} answers stored")
     assert kills == KILLS
     assert len(answers) == RESIDENTS
     # Each resident's answers are exactly theirs, each question once: nothing doubled or misplaced.
