@@ -1,6 +1,7 @@
 # Sourced by ./run and ./test: make sure uv and the locked dependencies are installed.
 # Needs only Python 3.11+ and pip; installs uv with pip on first use, then `uv sync --locked`.
 export UV_PYTHON_DOWNLOADS=never   # use this machine's Python, never download one
+export UV_NATIVE_TLS="${UV_NATIVE_TLS:-1}"   # trust the system's certificates (company proxies)
 UV_VERSION=0.13.9
 if command -v uv >/dev/null 2>&1; then
   UV=(uv)
