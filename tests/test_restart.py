@@ -122,3 +122,22 @@ async def test_sigkill_mid_survey_then_restart_loses_nothing(place: Path) -> Non
     data = (place / "consultbot.db").read_bytes()
     for trace in (str(ALICE).encode(), b"Alice", b"alice_m"):
         assert trace not in data
+
+
+async def test_telegram_unreachable_for_a_while_then_back(place: Path) -> None:
+    """Connections refused for two seconds: the running bot reconnects by itself and loses nothing."""
+    fake = FakeTelegram()
+    base_url = await fake.serve()
+    port = int(base_url.rsplit(":", 1)[1].split("/", 1)[0])
+    try:
+        async with bot_process(place, fake, base_url, "outage.log"):
+            fake.user_sends(ALICE, "/start elm-park")
+            question = await fake.wait_for_message(ALICE, contains="Question 1 of 3", timeout=15)
+            await fake.stop_serving()  # nothing listens on the port: every connection is refused
+            fake.user_presses_button(ALICE, question, "South")
+            await asyncio.sleep(2.0)
+            await fake.serve(port=port)
+            await fake.wait_for_message(ALICE, contains="Question 2 of 3", timeout=30)
+        assert answers(place) == {"area": "south"}
+    finally:
+        await fake.stop_serving()
