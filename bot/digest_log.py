@@ -100,10 +100,3 @@ def finish(
     if status == SENT:
         values["sent_at"] = now
     c.execute(LOG.update().where(_key(survey_id, organiser_id, period_end)).values(**values))
-
-
-def sent_count(c: sa.Connection, survey_id: str, period_end: dt.datetime | None = None) -> int:
-    query = sa.select(sa.func.count()).select_from(LOG).where(LOG.c.survey_id == survey_id, LOG.c.status == SENT)
-    if period_end is not None:
-        query = query.where(LOG.c.period_end == period_end)
-    return c.execute(query).scalar_one()

@@ -406,3 +406,23 @@ async def test_telegram_outages_are_waited_out_and_nothing_is_lost(bot: Bot, ali
     assert bot.app.bot.rate_limiter.retried >= 3  # type: ignore[union-attr]
     failures = bot.fake.api_errors(include_injected=True)
     assert {f.status for f in failures} == {500, 502}
+
+
+async def test_a_long_scale_is_rows_of_numbers_with_labels_in_the_text(
+    db_url: str, make_survey: Callable[..., Survey], clock: Clock
+) -> None:
+    survey = make_survey(
+        "id: nps\ntitle: Would you recommend it?\nquestions:\n"
+        "  - id: score\n    type: scale\n    text: How likely?\n    min: 0\n    max: 10\n"
+        "    min_label: Not at all\n    max_label: Very likely\n"
+    )
+    async with running_bot(FakeTelegram(), db_url, {survey.id: survey}, clock) as bot:
+        alice = bot.resident(ALICE)
+        reply = await alice.says("/start nps")
+        assert sent(reply)[1] == "Question 1 of 1\nHow likely?\n0 = Not at all, 10 = Very likely"
+        rows = alice.last_with_buttons().buttons
+        assert [[text for text, _ in row] for row in rows] == [
+            ["0", "1", "2", "3", "4", "5"],
+            ["6", "7", "8", "9", "10"],
+        ]
+        assert edits(await alice.taps("10")) == ["How likely?\n✓ 10 (Very likely)"]

@@ -51,7 +51,7 @@ def for_question(
 
 
 def _scale_rows(survey: schema.Survey, question: schema.ScaleQuestion) -> list[list[InlineKeyboardButton]]:
-    """A scale: one button per row with the end labels, or rows of numbers for long scales."""
+    """A short scale: one button per row, end labels on the end buttons; a long one: rows of numbers."""
 
     def label(point: int) -> str:
         if point == question.min and question.min_label:
@@ -60,11 +60,12 @@ def _scale_rows(survey: schema.Survey, question: schema.ScaleQuestion) -> list[l
             return f"{point} · {schema.localise(question.max_label)}"
         return str(point)
 
-    buttons = [
-        _button(label(p), callbacks.for_question(callbacks.ANSWER, survey, question, p)) for p in question.points
-    ]
-    if len(buttons) <= 5:
-        return [[b] for b in buttons]
+    if len(question.points) <= texts.SHORT_SCALE:
+        return [
+            [_button(label(p), callbacks.for_question(callbacks.ANSWER, survey, question, p))] for p in question.points
+        ]
+    # Many points: rows of plain numbers (the end labels are in the question text).
+    buttons = [_button(str(p), callbacks.for_question(callbacks.ANSWER, survey, question, p)) for p in question.points]
     return [buttons[i : i + SCALE_ROW] for i in range(0, len(buttons), SCALE_ROW)]
 
 

@@ -7,7 +7,6 @@ admins and is escaped for Telegram's HTML.
 
 from __future__ import annotations
 
-import datetime as dt
 from html import escape
 
 from models import survey as schema
@@ -48,6 +47,7 @@ TAP_CLOSED = "Sorry, this survey has closed."
 TAP_NOT_IN_SURVEY = "This survey isn't running for you now. Send /start to begin."
 TAP_GROUP = "Please talk to me in a private chat."
 
+SHORT_SCALE = 5  # up to this many points, a scale is a column of buttons with the end labels on them
 DONE_BUTTON = "Done ✔"
 SKIP_BUTTON = "Skip this question"
 TICK = "✅ "
@@ -79,7 +79,7 @@ def thanks(survey: schema.Survey, can_change: bool) -> str:
     return f"{text}\n\nSend /change if you want to change your answers." if can_change else text
 
 
-def how_to_answer(question: schema.Question, draft_count: int = 0) -> str:
+def how_to_answer(question: schema.Question) -> str:
     """One short line under the question saying how to answer it."""
     if isinstance(question, schema.MultiChoiceQuestion):
         if question.most < len(question.options):
@@ -94,7 +94,8 @@ def how_to_answer(question: schema.Question, draft_count: int = 0) -> str:
 
 def question(question_: schema.Question, number: int, total: int, current_answer: str | None) -> str:
     lines = [f"<i>Question {number} of {total}</i>", f"<b>{escape(schema.localise(question_.text))}</b>"]
-    if isinstance(question_, schema.ScaleQuestion) and (question_.min_label or question_.max_label):
+    long_scale = isinstance(question_, schema.ScaleQuestion) and len(question_.points) > SHORT_SCALE
+    if long_scale and (question_.min_label or question_.max_label):  # type: ignore[union-attr]
         low = f"{question_.min} = {escape(schema.localise(question_.min_label))}" if question_.min_label else ""
         high = f"{question_.max} = {escape(schema.localise(question_.max_label))}" if question_.max_label else ""
         lines.append(", ".join(p for p in (low, high) if p))
@@ -111,7 +112,3 @@ def question(question_: schema.Question, number: int, total: int, current_answer
 def answered(question_: schema.Question, answer: str) -> str:
     """The question message after it is answered: the question, then the answer, no buttons."""
     return f"{escape(schema.localise(question_.text))}\n✓ <b>{escape(answer)}</b>"
-
-
-def when(moment: dt.datetime) -> str:
-    return f"{moment.day} {moment:%B %Y}"
