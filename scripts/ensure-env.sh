@@ -2,6 +2,7 @@
 # Needs only Python 3.11+ and pip; installs uv with pip on first use, then `uv sync --locked`.
 export UV_PYTHON_DOWNLOADS=never   # use this machine's Python, never download one
 export UV_NATIVE_TLS="${UV_NATIVE_TLS:-1}"   # trust the system's certificates (company proxies)
+export UV_COMPILE_BYTECODE="${UV_COMPILE_BYTECODE:-1}"   # compile once at install: faster starts and first digest
 UV_VERSION=0.13.9
 if command -v uv >/dev/null 2>&1; then
   UV=(uv)
