@@ -54,7 +54,8 @@ class Reply:
     reason: str = ""
     recorded: tuple[schema.Question, Any] | None = None
     resumed: bool = False
-    message_id: int | None = None
+    message_id: int | None = None  # the chat message of the question just left, if known
+    left: schema.Question | None = None  # the question just left (answered, skipped or gone back from)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -94,16 +95,20 @@ class Consultations:
             None,
         )
 
+    def _known_version(self, state: queries.State) -> schema.Survey | None:
+        """The version the response started on if this process knows it, else the current one."""
+        started_on = self._versions.get(state.survey_hash)
+        if started_on is not None and started_on.id == state.survey_id:
+            return started_on
+        return self._surveys.get(state.survey_id)
+
     def _survey_for(self, c: sa.Connection, state: queries.State, *, latest: bool = False) -> schema.Survey | None:
         """The version a response runs on: the one it started on while known, else the current one.
 
         A response moved to the current version records it, and `_repair_current`
         then finds it a question that still exists.
         """
-        started_on = self._versions.get(state.survey_hash)
-        if not latest and started_on is not None and started_on.id == state.survey_id:
-            return started_on
-        survey = self._surveys.get(state.survey_id)
+        survey = self._surveys.get(state.survey_id) if latest else self._known_version(state)
         if survey is not None and survey.content_hash != state.survey_hash:
             c.execute(queries.SET_VERSION, {"survey_hash": survey.content_hash, "id": state.response_id})
             state.survey_hash = survey.content_hash
@@ -185,10 +190,11 @@ class Consultations:
         survey_id: str | None = None,
         question_id: str | None = None,
         *,
+        message_id: int | None = None,
         update_id: int | None = None,
     ) -> Reply:
         """Skip the open question if it is optional (`question_id`: only if it is that one)."""
-        return await self.store.write(lambda c: self._skip(c, pseudonym, survey_id, question_id, update_id))
+        return await self.store.write(lambda c: self._skip(c, pseudonym, survey_id, question_id, update_id, message_id))
 
     async def cancel(self, pseudonym: str, survey_id: str | None = None, *, update_id: int | None = None) -> Reply:
         return await self.store.write(lambda c: self._cancel(c, pseudonym, survey_id, update_id))
@@ -318,8 +324,7 @@ class Consultations:
         state = queries.load_state(c, pseudonym, survey_id)
         if state is None:
             return Reply(Status.NO_SURVEY)
-        known = self._versions.get(state.survey_hash)
-        survey = known if known is not None and known.id == state.survey_id else self.surveys.get(state.survey_id)
+        survey = self._known_version(state)
         if survey is None:
             return Reply(Status.NO_SURVEY)
         if state.done:
@@ -331,17 +336,37 @@ class Consultations:
             return Reply(Status.NO_SURVEY, survey=survey, response_id=state.response_id)
         return self._ask(survey, state, question)
 
-    def _current_question(
-        self, survey: schema.Survey, state: queries.State, question_id: str, message_id: int | None
-    ) -> schema.Question | Reply:
-        """The open question, if the action is about it; else a STALE reply."""
+    def _open_question(
+        self,
+        c: sa.Connection,
+        pseudonym: str,
+        survey_id: str | None,
+        question_id: str | None,
+        message_id: int | None,
+        update_id: int | None,
+        kind: type | None = None,
+    ) -> tuple[schema.Survey, queries.State, Any] | Reply:
+        """The survey, state and open question an action is about, or the Reply refusing it.
+
+        The action must name the open question (`question_id`; None: whichever is open), come
+        from the message showing it (`message_id`, when known), and fit its type (`kind`);
+        otherwise it is STALE: an old, doubled or mistaken tap, which changes nothing.
+        """
+        resolved = self._resolve(c, pseudonym, survey_id, update_id)
+        if isinstance(resolved, Reply):
+            return resolved
+        survey, state = resolved
         question = survey.question(state.current) if state.current else None
         if question is None:
             return Reply(Status.NO_SURVEY, survey=survey, response_id=state.response_id)
-        stale_message = message_id is not None and state.message_id is not None and message_id != state.message_id
-        if question_id != question.id or stale_message:
+        old_message = message_id is not None and state.message_id is not None and message_id != state.message_id
+        wrong_question = question_id is not None and question_id != question.id
+        if old_message or wrong_question or (kind is not None and not isinstance(question, kind)):
             return self._ask(survey, state, question, status=Status.STALE)
-        return question
+        return survey, state, question
+
+    def _refused(self, survey: schema.Survey, state: queries.State, question: schema.Question, reason: str) -> Reply:
+        return self._ask(survey, state, question, status=Status.REFUSED, reason=reason)
 
     def _answer(
         self,
@@ -353,31 +378,25 @@ class Consultations:
         message_id: int | None,
         update_id: int | None = None,
     ) -> Reply:
-        resolved = self._resolve(c, pseudonym, survey_id, update_id)
-        if isinstance(resolved, Reply):
-            return resolved
-        survey, state = resolved
-        question = self._current_question(survey, state, question_id, message_id)
-        if isinstance(question, Reply):
-            return question
+        found = self._open_question(c, pseudonym, survey_id, question_id, message_id, update_id)
+        if isinstance(found, Reply):
+            return found
+        survey, state, question = found
         try:
             accepted = rules.validate(question, value)
         except rules.AnswerRefused as refusal:
-            return self._ask(survey, state, question, status=Status.REFUSED, reason=refusal.reason)
+            return self._refused(survey, state, question, refusal.reason)
         return self._accept(c, survey, state, question, accepted)
 
     def _answer_typed(self, c: sa.Connection, pseudonym: str, text: str, update_id: int | None = None) -> Reply:
-        resolved = self._resolve(c, pseudonym, None, update_id)
-        if isinstance(resolved, Reply):
-            return resolved
-        survey, state = resolved
-        question = survey.question(state.current) if state.current else None
-        if question is None:
-            return Reply(Status.NO_SURVEY, survey=survey, response_id=state.response_id)
+        found = self._open_question(c, pseudonym, None, None, None, update_id)
+        if isinstance(found, Reply):
+            return found
+        survey, state, question = found
         try:
             accepted = rules.parse_typed(question, text)
         except rules.AnswerRefused as refusal:
-            return self._ask(survey, state, question, status=Status.REFUSED, reason=refusal.reason)
+            return self._refused(survey, state, question, refusal.reason)
         return self._accept(c, survey, state, question, accepted)
 
     def _toggle(
@@ -390,28 +409,22 @@ class Consultations:
         message_id: int | None,
         update_id: int | None = None,
     ) -> Reply:
-        resolved = self._resolve(c, pseudonym, survey_id, update_id)
-        if isinstance(resolved, Reply):
-            return resolved
-        survey, state = resolved
-        question = self._current_question(survey, state, question_id, message_id)
-        if isinstance(question, Reply):
-            return question
-        if not isinstance(question, schema.MultiChoiceQuestion):
-            return self._ask(survey, state, question, status=Status.STALE)
+        multi = schema.MultiChoiceQuestion
+        found = self._open_question(c, pseudonym, survey_id, question_id, message_id, update_id, multi)
+        if isinstance(found, Reply):
+            return found
+        survey, state, question = found
         try:
             state.draft = rules.toggled(question, state.draft, option_id)
         except rules.AnswerRefused as refusal:
-            return self._ask(survey, state, question, status=Status.REFUSED, reason=refusal.reason)
-        c.execute(
-            queries.SET_DRAFT,
-            {
-                "draft": queries.dumps(state.draft),
-                "now": self.clock(),
-                "id": state.response_id,
-                "update_id": state.update_id,
-            },
-        )
+            return self._refused(survey, state, question, refusal.reason)
+        params = {
+            "draft": queries.dumps(state.draft),
+            "now": self.clock(),
+            "id": state.response_id,
+            "update_id": state.update_id,
+        }
+        c.execute(queries.SET_DRAFT, params)
         return self._ask(survey, state, question, status=Status.DRAFT)
 
     def _done(
@@ -423,21 +436,17 @@ class Consultations:
         message_id: int | None,
         update_id: int | None = None,
     ) -> Reply:
-        resolved = self._resolve(c, pseudonym, survey_id, update_id)
-        if isinstance(resolved, Reply):
-            return resolved
-        survey, state = resolved
-        question = self._current_question(survey, state, question_id, message_id)
-        if isinstance(question, Reply):
-            return question
-        if not isinstance(question, schema.MultiChoiceQuestion):
-            return self._ask(survey, state, question, status=Status.STALE)
+        multi = schema.MultiChoiceQuestion
+        found = self._open_question(c, pseudonym, survey_id, question_id, message_id, update_id, multi)
+        if isinstance(found, Reply):
+            return found
+        survey, state, question = found
         if not state.draft and not question.required:
             return self._accept(c, survey, state, question, None)
         try:
             accepted = rules.validate(question, state.draft)
         except rules.AnswerRefused as refusal:
-            return self._ask(survey, state, question, status=Status.REFUSED, reason=refusal.reason)
+            return self._refused(survey, state, question, refusal.reason)
         return self._accept(c, survey, state, question, accepted)
 
     def _skip(
@@ -447,22 +456,14 @@ class Consultations:
         survey_id: str | None,
         question_id: str | None,
         update_id: int | None = None,
+        message_id: int | None = None,
     ) -> Reply:
-        resolved = self._resolve(c, pseudonym, survey_id, update_id)
-        if isinstance(resolved, Reply):
-            return resolved
-        survey, state = resolved
-        question = self._current_question(survey, state, question_id or state.current or "", None)
-        if isinstance(question, Reply):
-            return question
+        found = self._open_question(c, pseudonym, survey_id, question_id, message_id, update_id)
+        if isinstance(found, Reply):
+            return found
+        survey, state, question = found
         if question.required:
-            return self._ask(
-                survey,
-                state,
-                question,
-                status=Status.REFUSED,
-                reason="This question needs an answer.",
-            )
+            return self._refused(survey, state, question, "This question needs an answer.")
         return self._accept(c, survey, state, question, None)
 
     def _move(
@@ -481,6 +482,7 @@ class Consultations:
         """
         existing = state.answers.get(question.id)
         left_message = state.message_id
+        left = survey.question(state.current) if state.current else None
         state.current = question.id
         state.status = ResponseStatus.IN_PROGRESS
         state.draft = list(existing) if isinstance(question, schema.MultiChoiceQuestion) and existing else []
@@ -495,7 +497,7 @@ class Consultations:
         }
         c.execute(queries.MOVE_TO, params)
         reply = self._ask(survey, state, question, **reply_extra)
-        return replace(reply, message_id=left_message)
+        return replace(reply, message_id=left_message, left=left)
 
     def _accept(
         self,
@@ -543,6 +545,7 @@ class Consultations:
             response_id=state.response_id,
             recorded=recorded,
             message_id=state.message_id,
+            left=recorded[0] if recorded else None,
         )
 
     def _back(self, c: sa.Connection, pseudonym: str, survey_id: str | None, update_id: int | None = None) -> Reply:

@@ -426,3 +426,28 @@ async def test_a_long_scale_is_rows_of_numbers_with_labels_in_the_text(
             ["6", "7", "8", "9", "10"],
         ]
         assert edits(await alice.taps("10")) == ["How likely?\n✓ 10 (Very likely)"]
+
+
+async def test_a_tap_answered_too_late_still_gets_the_next_question(bot: Bot, alice: Resident) -> None:
+    await alice.says("/start elm-park")
+    bot.fake.fail_next(
+        "answerCallbackQuery",
+        status=400,
+        description="Bad Request: query is too old and response timeout expired or query ID is invalid",
+    )
+    bot.fake.user_presses_button(ALICE, alice.last_with_buttons(), "North")
+    await bot.fake.wait_for_message(ALICE, contains="Question 2 of 4")
+    assert answers_in_db(bot) == {"area": "north"}
+
+
+async def test_buttons_on_an_older_copy_of_the_open_question_change_nothing(bot: Bot, alice: Resident) -> None:
+    await alice.says("/start elm-park")
+    await alice.taps("North")
+    old_copy = alice.last_with_buttons()  # question 2
+    stale = next(data for row in old_copy.buttons for text, data in row if text == "▫️ Parks")
+    await alice.says("/back")
+    assert bot.fake.message(ALICE, old_copy.message_id).buttons == []  # the left question lost its buttons
+    await alice.taps("North")  # question 2 again, as a new message
+    assert toasts(await alice.presses(old_copy.message_id, stale)) == [texts.TAP_OLD_BUTTON]
+    assert alice.labels() == ["▫️ Youth club", "▫️ Community café", "▫️ Parks", "Done ✔"]
+    assert bot.engine is not None and answers_in_db(bot) == {"area": "north"}

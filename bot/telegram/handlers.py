@@ -60,7 +60,10 @@ def _is_private(update: Update) -> bool:
 
 
 async def send_question(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply, prefix: str = "") -> None:
-    """Send the question a reply asks, with its buttons."""
+    """Send the question a reply asks, with its buttons, and remember which message shows it.
+
+    Remembering the message makes buttons on any older copy of the question stale.
+    """
     question = reply.question
     assert question is not None and reply.survey is not None
     current = rules.describe(question, reply.current_answer) if reply.current_answer is not None else None
@@ -68,7 +71,9 @@ async def send_question(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply:
     if prefix:
         text = f"{prefix}\n\n{text}"
     markup = keyboards.for_question(reply.survey, question, reply.draft)
-    await context.bot.send_message(chat_id, text, reply_markup=markup)
+    sent = await context.bot.send_message(chat_id, text, reply_markup=markup)
+    if markup is not None and reply.response_id is not None:
+        await services(context).engine.remember_message(reply.response_id, question.id, sent.message_id)
 
 
 async def _mark_answered(query_message: Any, reply: Reply) -> None:
@@ -80,11 +85,23 @@ async def _mark_answered(query_message: Any, reply: Reply) -> None:
 
 
 async def _quietly(call: Any) -> None:
-    """An edit that may fail harmlessly (message too old, already edited)."""
+    """A call that may fail harmlessly: an edit of an old message, a tap answered too late.
+
+    It must never stop what follows: the answer is saved, so the next question must go out.
+    """
     try:
         await call
     except BadRequest as exc:
-        log.debug("edit skipped: %s", exc.message)
+        log.debug("skipped: %s", exc.message)
+
+
+async def _strip_buttons(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
+    """Take the buttons off the question the resident just left (typed answer, /skip, /back)."""
+    left, survey = reply.left, reply.survey
+    if reply.message_id is None or left is None or survey is None:
+        return
+    if keyboards.for_question(survey, left) is not None:
+        await _quietly(context.bot.edit_message_reply_markup(chat_id, reply.message_id, reply_markup=None))
 
 
 async def present(
@@ -97,8 +114,10 @@ async def present(
         if query is not None:
             await _quietly(query.answer())
         return
+    if query is None and status in (Status.ASK, Status.FINISHED):
+        await _strip_buttons(context, chat_id, reply)
     if query is not None:
-        await query.answer(_tap_text(reply))
+        await _quietly(query.answer(_tap_text(reply)))
     if status == Status.DRAFT and query is not None:
         assert reply.survey is not None and reply.question is not None
         markup = keyboards.for_question(reply.survey, reply.question, reply.draft)
@@ -272,11 +291,11 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None
     if not _is_private(update):
-        await query.answer(texts.TAP_GROUP)
+        await _quietly(query.answer(texts.TAP_GROUP))
         return
     data = callbacks.decode(query.data)
     if data is None:
-        await query.answer(texts.TAP_UNKNOWN)
+        await _quietly(query.answer(texts.TAP_UNKNOWN))
         return
     chat_id = update.effective_chat.id  # type: ignore[union-attr]
     resident = _resident(update, context)
@@ -285,18 +304,19 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _forget_answer(query, engine, resident, confirmed=bool(data.value))
         return
     if data.kind == callbacks.START:
-        await query.answer()
+        await _quietly(query.answer())
         await present_start(context, chat_id, await engine.start(resident, data.survey_id))
         return
     survey = engine.version(data.survey_id, data.version)
     question = data.question(survey) if survey else None
     if survey is None or question is None:
         known = data.survey_id in engine.surveys
-        await query.answer(texts.TAP_OLD_BUTTON if known else texts.TAP_UNKNOWN)
+        await _quietly(query.answer(texts.TAP_OLD_BUTTON if known else texts.TAP_UNKNOWN))
         return
-    reply = await _button_action(engine, resident, survey, question, data, update.update_id)
+    message_id = query.message.message_id if query.message is not None else None
+    reply = await _button_action(engine, resident, survey, question, data, update.update_id, message_id)
     if reply is None:
-        await query.answer(texts.TAP_UNKNOWN)
+        await _quietly(query.answer(texts.TAP_UNKNOWN))
         return
     await present(context, chat_id, reply, query=query)
 
@@ -308,28 +328,30 @@ async def _button_action(
     question: schema.Question,
     data: callbacks.Callback,
     update_id: int,
+    message_id: int | None,
 ) -> Reply | None:
     """The engine call a question button stands for (None: the button makes no sense)."""
+    ids = {"update_id": update_id, "message_id": message_id}
     if data.kind == callbacks.SKIP:
-        return await engine.skip(resident, survey.id, question.id, update_id=update_id)
+        return await engine.skip(resident, survey.id, question.id, **ids)
     if data.kind == callbacks.DONE:
-        return await engine.done(resident, survey.id, question.id, update_id=update_id)
+        return await engine.done(resident, survey.id, question.id, **ids)
     if isinstance(question, schema.ScaleQuestion) and data.kind == callbacks.ANSWER:
-        return await engine.answer(resident, survey.id, question.id, data.value, update_id=update_id)
+        return await engine.answer(resident, survey.id, question.id, data.value, **ids)
     if not isinstance(question, (schema.ChoiceQuestion, schema.MultiChoiceQuestion)):
         return None
     if data.value is None or not 0 <= data.value < len(question.options):
         return None
     option = question.options[data.value].id
     if data.kind == callbacks.TOGGLE and isinstance(question, schema.MultiChoiceQuestion):
-        return await engine.toggle(resident, survey.id, question.id, option, update_id=update_id)
+        return await engine.toggle(resident, survey.id, question.id, option, **ids)
     if data.kind == callbacks.ANSWER and isinstance(question, schema.ChoiceQuestion):
-        return await engine.answer(resident, survey.id, question.id, option, update_id=update_id)
+        return await engine.answer(resident, survey.id, question.id, option, **ids)
     return None
 
 
 async def _forget_answer(query: CallbackQuery, engine: Consultations, resident: str, *, confirmed: bool) -> None:
-    await query.answer()
+    await _quietly(query.answer())
     if not confirmed:
         await _quietly(query.edit_message_text(texts.FORGET_KEPT))
         return
