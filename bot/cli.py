@@ -61,9 +61,15 @@ def run() -> None:
         settings.require_token()
     except SettingsError as exc:
         raise UserError(str(exc)) from None
+    if not Path(settings.surveys_dir).is_dir():
+        folder = settings.surveys_dir
+        raise UserError(f"CONSULTBOT_SURVEYS_DIR: there is no folder {folder}/; make it, or point the setting at one")
     from bot.telegram.runner import run_bot
 
-    run_bot(settings)
+    try:
+        run_bot(settings)
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
 
 
 @main.command()

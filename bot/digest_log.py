@@ -82,9 +82,11 @@ def claim(
     return Claim(parts_sent=row.parts_sent, attempts=row.attempts + 1)
 
 
-def delivered(c: sa.Connection, survey_id: str, organiser_id: int, period_end: dt.datetime, parts: int) -> None:
-    """Record that `parts` messages of this digest have reached the organiser."""
-    c.execute(LOG.update().where(_key(survey_id, organiser_id, period_end)).values(parts_sent=parts))
+def delivered(
+    c: sa.Connection, survey_id: str, organiser_id: int, period_end: dt.datetime, parts: int, now: dt.datetime
+) -> None:
+    """Record that `parts` messages reached the organiser, and renew the sender's lease."""
+    c.execute(LOG.update().where(_key(survey_id, organiser_id, period_end)).values(parts_sent=parts, claimed_at=now))
 
 
 def finish(

@@ -142,3 +142,17 @@ def sync_admins(c: sa.Connection, admins: Iterable[int], survey_ids: Iterable[st
                     survey_id=survey_id, user_id=admin, chat_id=admin, joined_at=now, is_admin=True
                 )
             )
+
+
+def unblock(c: sa.Connection, user_id: int) -> None:
+    """Someone who blocked the bot wrote to it again: they can get digests again."""
+    c.execute(
+        ORGANISER.update()
+        .where(ORGANISER.c.user_id == user_id, ORGANISER.c.blocked_at.is_not(None))
+        .values(blocked_at=None)
+    )
+
+
+def forget_user(c: sa.Connection, user_id: int) -> int:
+    """/forget by an organiser: their organiser rows (and digest log, by cascade) go too."""
+    return c.execute(ORGANISER.delete().where(ORGANISER.c.user_id == user_id)).rowcount

@@ -6,10 +6,12 @@ alone cannot be turned back into Telegram ids, even by trying every id.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from bot.database import sqlite_path
@@ -25,23 +27,33 @@ def secret_file_for(database_url: str) -> Path:
     return db.with_name(db.stem + ".secret")
 
 
+def _read_secret(path: Path) -> bytes:
+    value = path.read_text("utf-8").strip()
+    if len(value) < 16:
+        raise ValueError(f"{path} holds no usable key; delete it to make a new one, or set CONSULTBOT_SECRET")
+    return value.encode("utf-8")
+
+
 def load_or_create_secret(database_url: str, configured: str | None) -> bytes:
     """The configured secret, or one generated once into a 0600 file and reused."""
     if configured:
         return configured.encode("utf-8")
     path = secret_file_for(database_url)
     if path.exists():
-        return path.read_text("utf-8").strip().encode("utf-8")
+        return _read_secret(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
-    # O_EXCL: two processes starting at once must not each write a different key.
+    # Written whole to a private temporary file, then linked into place: a second process
+    # starting at the same moment either wins or reads the finished file, never half of it.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".consultbot-secret-")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text("utf-8").strip().encode("utf-8")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
-    return value.encode("utf-8")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+        os.chmod(temporary, 0o600)
+        with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return _read_secret(path)
 
 
 class Pseudonymiser:

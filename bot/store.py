@@ -130,6 +130,17 @@ class Store:
             self._deliver(self._commit(connection, batch))
         if connection is not None:
             connection.close()
+        # Work queued after the stop is refused, never left waiting forever.
+        leftover = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                work, target, loop = item
+                leftover.append((work, target, loop, False, StoreClosed("the store is closed")))
+        self._deliver(leftover)
 
     def _commit(self, connection: sa.Connection, batch: list[Any]) -> list[tuple[Any, ...]]:
         """Run a batch in one transaction, committed once.

@@ -153,8 +153,10 @@ async def test_start_without_a_survey_lists_the_open_ones(
         assert sent(reply)[1].startswith("Question 1 of 4")
 
 
-async def test_start_with_one_open_survey_starts_it(bot: Bot, alice: Resident) -> None:
-    reply = await alice.says("/start")
+async def test_start_lists_even_a_single_open_survey(bot: Bot, alice: Resident) -> None:
+    assert sent(await alice.says("/start")) == [texts.PICK_SURVEY]
+    assert alice.labels() == ["Elm Park & you"]
+    reply = await alice.taps("Elm Park & you")
     assert sent(reply)[1] == "Question 1 of 4\nWhere do you live?"
 
 

@@ -245,3 +245,25 @@ def test_invite_and_digest_from_the_command_line(tmp_path: Path, monkeypatch: py
         assert bad.exit_code == 1
         assert bad.stderr.startswith("consultbot: ")
     assert CliRunner().invoke(main, ["invite", "nope"], env=env).exit_code == 1
+
+
+async def test_an_organiser_who_comes_back_gets_digests_again(bot: Bot, clock: Clock) -> None:
+    olu = await become_organiser(bot)
+    bot.fake.user_blocks_bot(olu.user_id)
+    clock.now = dt.datetime(2027, 2, 8, 9, tzinfo=dt.UTC)
+    await sender_for(bot, clock).run("elm-park")
+    bot.fake.user_unblocks_bot(olu.user_id)
+    await olu.says("/start")
+    clock.advance(days=7)
+    await sender_for(bot, clock).run("elm-park")
+    assert len(digests_to(bot, olu.user_id)) == 1
+
+
+async def test_forget_by_an_organiser_removes_their_organiser_rows(bot: Bot) -> None:
+    olu = await become_organiser(bot)
+    await olu.says("/forget")
+    await olu.taps("Yes, delete it all")
+    with bot.store.reader_engine.connect() as c:
+        left = c.execute(sa.text("SELECT count(*) FROM organiser WHERE user_id = :u"), {"u": olu.user_id}).scalar()
+    assert left == 0
+    assert sent(await olu.says("/results elm-park")) == [texts.NOT_ALLOWED]

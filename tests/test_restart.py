@@ -141,3 +141,28 @@ async def test_telegram_unreachable_for_a_while_then_back(place: Path) -> None:
         assert answers(place) == {"area": "south"}
     finally:
         await fake.stop_serving()
+
+
+def test_a_wrong_token_is_one_clear_line_without_the_token(place: Path) -> None:
+    import subprocess
+
+    fake = FakeTelegram()
+    wrong = "123456:" + "W" * 35
+    with fake.serve_in_thread() as base_url:
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": wrong,
+            "TELEGRAM_API_BASE_URL": base_url,
+            "CONSULTBOT_DATABASE_URL": f"sqlite:///{place / 'consultbot.db'}",
+            "PYTHONPATH": str(REPO),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "run"], cwd=place, env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "consultbot: TELEGRAM_BOT_TOKEN was refused by Telegram: check it with @BotFather"
+    )
+    assert "Traceback" not in result.stderr
+    assert wrong not in result.stderr + result.stdout
+    assert "W" * 35 not in result.stderr + result.stdout

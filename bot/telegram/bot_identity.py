@@ -6,6 +6,7 @@ from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.settings import Settings, SettingsError
+from bot.telegram.redact import redact
 
 
 async def bot_username(settings: Settings) -> str:
@@ -17,6 +18,7 @@ async def bot_username(settings: Settings) -> str:
     except InvalidToken:
         raise SettingsError("TELEGRAM_BOT_TOKEN was refused by Telegram: check it with @BotFather") from None
     except NetworkError as exc:
-        raise SettingsError(f"could not reach Telegram to look up the bot's name ({exc.message})") from None
+        reason = redact(exc.message, token)
+        raise SettingsError(f"could not reach Telegram at TELEGRAM_API_BASE_URL ({reason})") from None
     except TelegramError as exc:
-        raise SettingsError(f"Telegram refused to say who the bot is ({exc.message})") from None
+        raise SettingsError(f"Telegram refused to say who the bot is ({redact(exc.message, token)})") from None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Bot
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot import digest_log, organisers
@@ -84,7 +84,12 @@ class DigestSender:
             if claim is None:
                 continue
             if digest is None:
-                digest = await build_digest(self.store, survey, start, end)
+                try:
+                    digest = await build_digest(self.store, survey, start, end)
+                except Exception as exc:  # the database or a template failed: try again later
+                    log.exception("could not build the digest of %s", survey_id)
+                    await self._failed((survey_id, recipient.organiser_id, end), claim.attempts, exc)
+                    continue
             delivered += await self._deliver(survey, digest, recipient, end, claim)
         return delivered
 
@@ -104,7 +109,7 @@ class DigestSender:
             while done < parts:
                 await self._send_part(recipient.chat_id, digest, done)
                 done += 1
-                await self.store.write(lambda c, n=done: digest_log.delivered(c, *key, n))
+                await self.store.write(lambda c, n=done: digest_log.delivered(c, *key, n, self.clock()))
         except Forbidden as exc:
             await self._unreachable(recipient, key, str(exc))
             return 0
@@ -114,7 +119,7 @@ class DigestSender:
                 return 0
             await self._failed(key, claim.attempts, exc, give_up=True)
             return 0
-        except (NetworkError, RetryAfter, TelegramError) as exc:
+        except TelegramError as exc:  # network trouble, 5xx, 429 after the limiter's retries
             await self._failed(key, claim.attempts, exc)
             return 0
         await self.store.write(lambda c: digest_log.finish(c, *key, digest_log.SENT, self.clock()))
@@ -174,7 +179,14 @@ class DigestScheduler:
             trigger = parse_crontab(survey.digest.schedule, survey.zone)
             queue.run_custom(
                 self._job,
-                job_kwargs={"trigger": trigger, "id": f"digest:{survey.id}", "replace_existing": True},
+                job_kwargs={
+                    "trigger": trigger,
+                    "id": f"digest:{survey.id}",
+                    "replace_existing": True,
+                    # A late wake-up (busy machine) still sends; several missed fires send once.
+                    "misfire_grace_time": None,
+                    "coalesce": True,
+                },
                 name=f"digest:{survey.id}",
                 data=survey.id,
             )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import answers as rules
@@ -91,7 +91,7 @@ async def _quietly(call: Any) -> None:
     """
     try:
         await call
-    except BadRequest as exc:
+    except TelegramError as exc:  # BadRequest, or network trouble that outlasted the retries
         log.debug("skipped: %s", exc.message)
 
 
@@ -199,12 +199,12 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         reply = await engine.start(_resident(update, context), context.args[0].strip().lower()[:64])
         await present_start(context, chat.id, reply)
         return
+    user = update.effective_user
+    if user is not None:  # an organiser who had blocked the bot is back: digests resume
+        await engine.store.write(lambda c: organisers.unblock(c, user.id))
     open_surveys = engine.open_surveys()
     if not open_surveys:
         await context.bot.send_message(chat.id, texts.NO_SURVEYS)
-    elif len(open_surveys) == 1:
-        reply = await engine.start(_resident(update, context), open_surveys[0].id)
-        await present_start(context, chat.id, reply)
     else:
         await context.bot.send_message(chat.id, texts.PICK_SURVEY, reply_markup=keyboards.survey_list(open_surveys))
 
@@ -301,7 +301,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     resident = _resident(update, context)
     engine = services(context).engine
     if data.kind == callbacks.FORGET:
-        await _forget_answer(query, engine, resident, confirmed=bool(data.value))
+        await _forget_answer(query, engine, resident, update.effective_user.id, confirmed=bool(data.value))  # type: ignore[union-attr]
         return
     if data.kind == callbacks.START:
         await _quietly(query.answer())
@@ -350,12 +350,15 @@ async def _button_action(
     return None
 
 
-async def _forget_answer(query: CallbackQuery, engine: Consultations, resident: str, *, confirmed: bool) -> None:
+async def _forget_answer(
+    query: CallbackQuery, engine: Consultations, resident: str, user_id: int, *, confirmed: bool
+) -> None:
     await _quietly(query.answer())
     if not confirmed:
         await _quietly(query.edit_message_text(texts.FORGET_KEPT))
         return
     deleted = await engine.forget(resident)
+    deleted += await engine.store.write(lambda c: organisers.forget_user(c, user_id))
     await _quietly(query.edit_message_text(texts.FORGET_DONE if deleted else texts.FORGET_NOTHING))
 
 

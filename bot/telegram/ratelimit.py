@@ -20,6 +20,8 @@ from telegram.ext import AIORateLimiter
 
 log = logging.getLogger(__name__)
 PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # about 30 s in all
+# A tap must be answered within seconds or Telegram forgets it: trying again later is no use.
+NOT_RETRIED = frozenset({"answerCallbackQuery", "answercallbackquery"})
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -48,7 +50,7 @@ class PatientRateLimiter(AIORateLimiter):
             try:
                 return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
             except NetworkError as exc:
-                if pause is None or not is_transient(exc):
+                if pause is None or not is_transient(exc) or endpoint in NOT_RETRIED:
                     raise
                 self.retried += 1
                 log.warning("Telegram did not answer %s (%s); trying again in %.1f s", endpoint, exc, pause)

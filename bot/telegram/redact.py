@@ -12,6 +12,13 @@ import re
 _TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 
 
+def redact(text: str, token: str | None = None) -> str:
+    """Text with the token, and anything shaped like a token, replaced."""
+    if token:
+        text = text.replace(token, "<token>")
+    return _TOKEN_SHAPE.sub("<token>", text)
+
+
 class RedactToken(logging.Filter):
     """Replace the token (and anything shaped like one) in log records."""
 
@@ -20,9 +27,7 @@ class RedactToken(logging.Filter):
         self.token = token
 
     def _clean(self, text: str) -> str:
-        if self.token:
-            text = text.replace(self.token, "<token>")
-        return _TOKEN_SHAPE.sub("<token>", text)
+        return redact(text, self.token)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -105,7 +105,8 @@ def question(question_: schema.Question, number: int, total: int, current_answer
     if hint:
         lines.append(f"<i>{escape(hint)}</i>")
     if current_answer is not None:
-        lines.append(f"Your answer was: {escape(current_answer)}")
+        shown = current_answer if len(current_answer) <= 200 else current_answer[:199].rstrip() + "…"
+        lines.append(f"Your answer was: {escape(shown)}")
     return "\n".join(lines)
 
 
