@@ -266,7 +266,7 @@ async def test_change_after_finishing(bot: Bot, alice: Resident) -> None:
     await alice.says("3")
     reply = await alice.says("/change")
     assert sent(reply) == [
-        "Let's go through your answers again. Tap an answer to keep or change it.\n\n"
+        "Let's go through your answers again. Give each answer again, or a new one.\n\n"
         "Question 1 of 4\nWhere do you live?\nYour answer was: North"
     ]
     await alice.taps("South")

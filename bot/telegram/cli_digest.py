@@ -6,13 +6,13 @@ import html
 import re
 
 from telegram import Bot
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import organisers
 from bot.app import open_backend
 from bot.engine import Consultations
-from bot.settings import Settings
-from bot.telegram.digests import CHART_CAPTION, DigestSender
+from bot.settings import Settings, SettingsError
+from bot.telegram.digests import CHART_CAPTION, UNREACHABLE, DigestSender
 from models import survey as schema
 from models.tables import utcnow
 
@@ -53,9 +53,13 @@ async def send_digest(settings: Settings, survey: schema.Survey) -> tuple[int, i
                     if digest.chart:
                         await bot.send_photo(recipient.chat_id, photo=digest.chart, caption=CHART_CAPTION)
                     sent += 1
-                except (Forbidden, BadRequest):
+                except (Forbidden, BadRequest) as exc:
+                    if isinstance(exc, BadRequest) and not any(r in str(exc).lower() for r in UNREACHABLE):
+                        raise SettingsError(f"Telegram refused the digest ({exc.message})") from None
                     await backend.store.write(lambda c, r=recipient: organisers.mark_blocked(c, r.organiser_id, now))
                     unreachable += 1
+                except TelegramError as exc:
+                    raise SettingsError(f"could not send the digest ({exc.message}); try again later") from None
     finally:
         await backend.store.aclose()
     return sent, unreachable

@@ -144,10 +144,12 @@ def _tap_text(reply: Reply) -> str | None:
             return texts.TAP_OLD_BUTTON
         case Status.CLOSED:
             return texts.TAP_CLOSED
-        case Status.NOT_OPEN | Status.NO_SURVEY | Status.CANCELLED:
+        case Status.NOT_OPEN:
+            return texts.TAP_NOT_OPEN
+        case Status.NO_SURVEY | Status.CANCELLED:
             return texts.TAP_NOT_IN_SURVEY
         case Status.ALREADY_DONE:
-            return texts.already_done(False)
+            return texts.TAP_ALREADY_DONE
     return None
 
 
@@ -241,7 +243,7 @@ async def change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert update.effective_chat is not None
     reply = await services(context).engine.change(_resident(update, context), update_id=update.update_id)
     if reply.status == Status.ASK:
-        prefix = "Let's go through your answers again. Tap an answer to keep or change it."
+        prefix = "Let's go through your answers again. Give each answer again, or a new one."
         await send_question(context, update.effective_chat.id, reply, prefix=prefix)
     elif reply.status == Status.NO_SURVEY:
         await context.bot.send_message(update.effective_chat.id, texts.CHANGE_NOTHING)

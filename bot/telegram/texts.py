@@ -45,6 +45,8 @@ TAP_OLD_BUTTON = "That button is from an earlier question."
 TAP_UNKNOWN = "Sorry, that button doesn't work any more."
 TAP_CLOSED = "Sorry, this survey has closed."
 TAP_NOT_IN_SURVEY = "This survey isn't running for you now. Send /start to begin."
+TAP_NOT_OPEN = "This survey is not open yet."
+TAP_ALREADY_DONE = "You have already answered. Send /change to change your answers."
 TAP_GROUP = "Please talk to me in a private chat."
 
 SHORT_SCALE = 5  # up to this many points, a scale is a column of buttons with the end labels on them
