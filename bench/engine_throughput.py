@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.app import freeze_startup_objects
 from bot.database import migrate
 from bot.engine import Consultations, Status
 from bot.store import Store
@@ -122,6 +123,7 @@ async def main(residents: int, seconds: float) -> None:
         store = Store(url)
         store._queue = TimedQueue(store._queue, timer)  # type: ignore[assignment]
         engine = Consultations(store, {"bench": bench_survey()})
+        freeze_startup_objects()  # as the bot does once it has started
         stop = asyncio.Event()
         lags: list[float] = []
         latencies: list[float] = []

@@ -26,7 +26,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import organisers
-from bot.app import Backend
+from bot.app import Backend, freeze_startup_objects
 from bot.engine import Consultations
 from bot.settings import Settings
 from bot.telegram import handlers, organiser_handlers
@@ -170,6 +170,7 @@ async def _post_init(application: Application) -> None:
     # Digests missed while the bot was down go out once, as soon as polling has started.
     assert application.job_queue is not None
     application.job_queue.run_once(_catch_up, when=0.5, name="digest-catch-up")
+    freeze_startup_objects()
 
 
 async def _catch_up(context: ContextTypes.DEFAULT_TYPE) -> None:
