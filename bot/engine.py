@@ -379,22 +379,24 @@ class Consultations:
         update_id: int | None = None,
     ) -> Reply:
         found = self._open_question(c, pseudonym, survey_id, question_id, message_id, update_id)
-        if isinstance(found, Reply):
-            return found
-        survey, state, question = found
-        try:
-            accepted = rules.validate(question, value)
-        except rules.AnswerRefused as refusal:
-            return self._refused(survey, state, question, refusal.reason)
-        return self._accept(c, survey, state, question, accepted)
+        return self._accept_checked(c, found, lambda question: rules.validate(question, value))
 
     def _answer_typed(self, c: sa.Connection, pseudonym: str, text: str, update_id: int | None = None) -> Reply:
         found = self._open_question(c, pseudonym, None, None, None, update_id)
+        return self._accept_checked(c, found, lambda question: rules.parse_typed(question, text))
+
+    def _accept_checked(
+        self,
+        c: sa.Connection,
+        found: tuple[schema.Survey, queries.State, Any] | Reply,
+        check: Callable[[schema.Question], Any],
+    ) -> Reply:
+        """Accept `check(question)` as the answer to the open question, or say why not."""
         if isinstance(found, Reply):
             return found
         survey, state, question = found
         try:
-            accepted = rules.parse_typed(question, text)
+            accepted = check(question)
         except rules.AnswerRefused as refusal:
             return self._refused(survey, state, question, refusal.reason)
         return self._accept(c, survey, state, question, accepted)
