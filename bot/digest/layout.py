@@ -119,8 +119,10 @@ def period_length(start: dt.datetime | None, end: dt.datetime) -> str:
         return "week" if weeks == 1 else f"{weeks} weeks"
     if rest == 0:
         return "day" if days == 1 else f"{int(days)} days"
-    hours = seconds / 3600
-    return f"{num(hours)} hours"
+    if days >= 2:  # an on-demand period ends "now": round to whole days
+        return f"{round(seconds / 86400)} days"
+    hours = round(seconds / 3600)
+    return "hour" if hours <= 1 else f"{hours} hours"
 
 
 # -- the environment ----------------------------------------------------------------

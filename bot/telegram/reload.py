@@ -30,8 +30,8 @@ CHECK_EVERY = 2.0
 Signature = tuple[tuple[str, int, int], ...]
 
 
-def folder_signature(folder: Path) -> Signature:
-    """What changes when a survey file is added, removed or saved."""
+def folder_signature(folder: Path) -> Signature | None:
+    """What changes when a survey file is added, removed or saved (None: the folder is not there)."""
     entries = []
     try:
         for path in sorted(folder.iterdir()):
@@ -39,7 +39,7 @@ def folder_signature(folder: Path) -> Signature:
                 stat = path.stat()
                 entries.append((path.name, stat.st_mtime_ns, stat.st_size))
     except OSError:
-        return ()
+        return None
     return tuple(entries)
 
 
@@ -61,7 +61,7 @@ class SurveyWatcher:
         self.default_timezone = default_timezone
         self.admins = admins
         self.on_change = on_change
-        self.signature: Signature = folder_signature(self.folder)
+        self.signature: Signature = folder_signature(self.folder) or ()
         self.good: dict[str, Survey] = {s.source: s for s in engine.surveys.values() if s.source}
         self.reported: dict[str, tuple[Problem, ...]] = {}
         self.reloads = 0
@@ -78,8 +78,8 @@ class SurveyWatcher:
     async def check(self) -> bool:
         """Reload if the folder changed; returns whether it did."""
         signature = await asyncio.to_thread(folder_signature, self.folder)
-        if signature == self.signature:
-            return False
+        if signature is None or signature == self.signature:
+            return False  # unchanged, or the folder is briefly gone (a deploy swapping it): keep what runs
         self.signature = signature
         result = await asyncio.to_thread(load_surveys, [self.folder], self.default_timezone)
         await self.apply(result)
