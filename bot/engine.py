@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -56,7 +56,7 @@ class Reply:
     resumed: bool = False
     message_id: int | None = None  # the chat message of the question just left, if known
     left: schema.Question | None = None  # the question just left (answered, skipped or gone back from)
-    extra: dict[str, Any] = field(default_factory=dict)
+    can_change: bool = False  # ALREADY_DONE: whether /change is still possible
 
 
 class Consultations:
@@ -289,7 +289,7 @@ class Consultations:
                 Status.ALREADY_DONE,
                 survey=survey,
                 response_id=state.response_id,
-                extra={"can_change": survey.is_open(self.clock())},
+                can_change=survey.is_open(self.clock()),
             )
         refusal = self._window(survey, state)
         if refusal is not None:

@@ -34,7 +34,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat(timespec="seconds") if value else None
 
 
-def _cell(question: schema.Question | None, value: Any) -> Any:
+def _cell(value: Any) -> Any:
     """An answer as it appears in an export (multi-choice: option ids joined by ';')."""
     if value is None:
         return None
@@ -70,7 +70,7 @@ def rows(connection: sa.Connection, survey: schema.Survey) -> Iterator[dict[str,
         )
         for record in records:
             if record.question_id in questions and record.value is not None:
-                row[record.question_id] = _cell(questions[record.question_id], json.loads(record.value))
+                row[record.question_id] = _cell(json.loads(record.value))
         yield row
 
 

@@ -112,7 +112,7 @@ async def test_a_whole_survey_of_every_type(engine: Engine, db_url: str) -> None
     }
     again = await engine.start(ME, "millbrook")
     assert again.status == Status.ALREADY_DONE
-    assert again.extra["can_change"] is True
+    assert again.can_change is True
 
 
 async def test_hidden_questions_are_not_asked(engine: Engine) -> None:
@@ -356,7 +356,7 @@ async def test_change_is_refused_once_closed(engine: Engine, clock: Clock) -> No
     clock.now = clock.now.replace(month=5)
     assert (await engine.change(ME)).status == Status.CLOSED
     done = await engine.start(ME, "millbrook")
-    assert done.status == Status.ALREADY_DONE and done.extra["can_change"] is False
+    assert done.status == Status.ALREADY_DONE and done.can_change is False
 
 
 async def test_forget_removes_every_trace(engine: Engine, db_url: str) -> None:

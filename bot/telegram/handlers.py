@@ -166,7 +166,7 @@ def _status_text(reply: Reply) -> str:
             assert reply.survey is not None
             return texts.not_open(reply.survey)
         case Status.ALREADY_DONE:
-            return texts.already_done(bool(reply.extra.get("can_change")))
+            return texts.already_done(reply.can_change)
     return texts.NOT_IN_SURVEY
 
 
