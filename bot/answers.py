@@ -14,6 +14,11 @@ from typing import Any
 from models import survey as schema
 
 NUMBER_PATTERN = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$|^[-+]?\.\d+$")
+# A comma not followed by exactly three digits is a decimal comma: "1,5", "12,50", "0,125 0".
+DECIMAL_COMMA = re.compile(r"^[-+]?\d*,\d+$")
+# Dots between groups of three and a decimal comma, as in much of Europe: "1.500,5".
+DOTS_AND_COMMA = re.compile(r"^[-+]?\d{1,3}(\.\d{3})+,\d+$")
+WHOLE_NUMBER = re.compile(r"^[-+]?\d{1,30}$")
 MAX_TYPED_CHARS = 4096
 
 
@@ -45,14 +50,39 @@ def number_hint(question: schema.NumberQuestion) -> str:
     return f"Please type {kind}{_number_range(question)}."
 
 
+def _cleaned(text: str) -> str:
+    return "".join(text.split())
+
+
+def parse_number(text: str) -> float | None:
+    """A typed number, or None. "1,500" is 1500; "1,5" and "1.500,5" use a decimal comma."""
+    cleaned = _cleaned(text)
+    if len(cleaned) > 400:  # no sensible number is this long
+        return None
+    if NUMBER_PATTERN.match(cleaned):
+        return float(cleaned.replace(",", ""))
+    if DOTS_AND_COMMA.match(cleaned):
+        return float(cleaned.replace(".", "").replace(",", "."))
+    if DECIMAL_COMMA.match(cleaned):
+        return float(cleaned.replace(",", "."))
+    return None
+
+
 def parse_typed(question: schema.Question, text: str) -> Any:
-    """Turn what a resident typed into an answer value (number and text questions)."""
+    """Turn what a resident typed into an answer value (number, text and scale questions)."""
     if isinstance(question, schema.NumberQuestion):
-        cleaned = text.strip().replace(" ", "")
-        if not NUMBER_PATTERN.match(cleaned):
+        value = parse_number(text)
+        if value is None:
             raise AnswerRefused(number_hint(question))
-        value = float(cleaned.replace(",", ""))
+        if question.integer and math.isfinite(value) and not value.is_integer():
+            raise AnswerRefused(f"{_cleaned(text)} is not a whole number. Please type a whole number.")
         return validate(question, value)
+    if isinstance(question, schema.ScaleQuestion):
+        # A scale is answered with its buttons, but typing one of its points works too.
+        cleaned = _cleaned(text)
+        if not WHOLE_NUMBER.match(cleaned):
+            raise AnswerRefused("Please use the buttons to answer.")
+        return validate(question, int(cleaned))
     if isinstance(question, schema.TextQuestion):
         return validate(question, text)
     raise AnswerRefused("Please use the buttons to answer.")

@@ -18,7 +18,8 @@ MAX_BYTES = 64
 SEPARATOR = "|"
 VERSION_CHARS = 4
 
-ANSWER = "a"  # pick an option (choice) or a point (scale)
+ANSWER = "a"  # pick an option (choice); on a scale, the point itself (older buttons only)
+POINT = "p"  # pick a point on a scale, sent as its distance from the scale's min
 TOGGLE = "t"  # tick or untick a multi-choice option
 DONE = "d"  # submit the ticked options
 SKIP = "k"  # skip an optional question
@@ -58,6 +59,24 @@ def for_question(kind: str, survey: schema.Survey, question: schema.Question, va
     return data
 
 
+def for_point(survey: schema.Survey, question: schema.ScaleQuestion, point: int) -> str:
+    """A scale button. The point goes as its offset from min (0 to 10), so years or
+    negative points fit in the 64 bytes however many digits they have."""
+    return for_question(POINT, survey, question, point - question.min)
+
+
+def scale_point(data: Callback, question: schema.ScaleQuestion) -> int | None:
+    """The point a scale button stands for, or None if it is not one of the scale's points."""
+    if data.value is None:
+        return None
+    if data.kind == POINT:
+        offset = data.value
+        return question.min + offset if 0 <= offset < len(question.points) else None
+    if data.kind == ANSWER:  # a button sent before POINT existed carries the point itself
+        return data.value if data.value in question.points else None
+    return None
+
+
 def for_start(survey: schema.Survey) -> str:
     return f"{START}{SEPARATOR}{survey.id}"
 
@@ -76,9 +95,9 @@ def decode(data: str | None) -> Callback | None:
         return Callback(kind, value=1 if parts[1] == "yes" else 0) if parts[1] in ("yes", "no") else None
     if kind == START:
         return Callback(kind, survey_id=parts[1]) if len(parts) == 2 and parts[1] else None
-    if kind not in (ANSWER, TOGGLE, DONE, SKIP) or len(parts) < 4:
+    if kind not in (ANSWER, POINT, TOGGLE, DONE, SKIP) or len(parts) < 4:
         return None
-    needs_value = kind in (ANSWER, TOGGLE)
+    needs_value = kind in (ANSWER, POINT, TOGGLE)
     if needs_value != (len(parts) == 5):
         return None
     value = int(parts[4]) if needs_value else None

@@ -338,8 +338,9 @@ async def _button_action(
         return await engine.skip(resident, survey.id, question.id, **ids)
     if data.kind == callbacks.DONE:
         return await engine.done(resident, survey.id, question.id, **ids)
-    if isinstance(question, schema.ScaleQuestion) and data.kind == callbacks.ANSWER:
-        return await engine.answer(resident, survey.id, question.id, data.value, **ids)
+    if isinstance(question, schema.ScaleQuestion):
+        point = callbacks.scale_point(data, question)
+        return None if point is None else await engine.answer(resident, survey.id, question.id, point, **ids)
     if not isinstance(question, (schema.ChoiceQuestion, schema.MultiChoiceQuestion)):
         return None
     if data.value is None or not 0 <= data.value < len(question.options):

@@ -61,11 +61,9 @@ def _scale_rows(survey: schema.Survey, question: schema.ScaleQuestion) -> list[l
         return str(point)
 
     if len(question.points) <= texts.SHORT_SCALE:
-        return [
-            [_button(label(p), callbacks.for_question(callbacks.ANSWER, survey, question, p))] for p in question.points
-        ]
+        return [[_button(label(p), callbacks.for_point(survey, question, p))] for p in question.points]
     # Many points: rows of plain numbers (the end labels are in the question text).
-    buttons = [_button(str(p), callbacks.for_question(callbacks.ANSWER, survey, question, p)) for p in question.points]
+    buttons = [_button(str(p), callbacks.for_point(survey, question, p)) for p in question.points]
     return [buttons[i : i + SCALE_ROW] for i in range(0, len(buttons), SCALE_ROW)]
 
 
