@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ INVITE = Invite.__table__
 ORGANISER = Organiser.__table__
 INVITE_PREFIX = "join_"  # survey ids cannot contain "_", so /start payloads never clash
 INVITE_DAYS = 7
+# An invite code anywhere in a message: "/start join_…" or a t.me/…?start=join_… link.
+INVITE_IN_TEXT = re.compile(INVITE_PREFIX + r"[A-Za-z0-9_-]{5,59}")
 
 
 class Joined(StrEnum):
@@ -78,6 +81,22 @@ def redeem(c: sa.Connection, code: str, user_id: int, chat_id: int, now: dt.date
         return Joined.ALREADY, row.survey_id
     c.execute(ORGANISER.insert().values(survey_id=row.survey_id, user_id=user_id, chat_id=chat_id, joined_at=now))
     return Joined.JOINED, row.survey_id
+
+
+def revoke(c: sa.Connection, code: str, now: dt.datetime) -> str | None:
+    """Cancel an invite that is still usable (it was seen where others can read it).
+
+    Returns its survey id, or None if the code was unknown, used or expired.
+    """
+    row = c.execute(
+        sa.select(INVITE.c.id, INVITE.c.survey_id).where(
+            INVITE.c.code_hash == hash_code(code), INVITE.c.used_at.is_(None), INVITE.c.expires_at > now
+        )
+    ).first()
+    if row is None:
+        return None
+    c.execute(INVITE.update().where(INVITE.c.id == row.id, INVITE.c.used_at.is_(None)).values(used_at=now))
+    return row.survey_id
 
 
 def leave(c: sa.Connection, survey_id: str, user_id: int) -> bool:

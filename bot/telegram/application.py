@@ -132,6 +132,12 @@ def add_handlers(application: Application) -> None:
     application.add_handler(
         MessageHandler(filters.ChatType.GROUPS & filters.COMMAND & new_message, handlers.group_chat)
     )
+    # An invite link pasted in a group (the bot sees it when it may read the group): cancel it.
+    application.add_handler(
+        MessageHandler(
+            filters.ChatType.GROUPS & new_message & filters.Regex(organisers.INVITE_IN_TEXT), handlers.group_chat
+        )
+    )
     for name, callback in [
         ("start", handlers.start),
         ("help", handlers.help_command),

@@ -366,14 +366,36 @@ async def _forget_answer(
 
 
 async def group_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """In a group, only point people to a private chat (answers are never given in public)."""
+    """In a group, only point people to a private chat (answers are never given in public).
+
+    An organiser invite seen in a group is no longer secret: it is cancelled
+    and the admins are told, before anyone in the group can use it.
+    """
     chat = update.effective_chat
     assert chat is not None
-    words = (update.effective_message.text or "").split() if update.effective_message else []
+    text = (update.effective_message.text or "") if update.effective_message else ""
+    await _cancel_posted_invites(context, text)
+    words = text.split()
     payload = words[1] if len(words) > 1 and callbacks.decode(f"{callbacks.START}|{words[1]}") else ""
     await context.bot.send_message(
         chat.id, texts.GROUP_CHAT, reply_markup=keyboards.private_chat_link(context.bot.username, payload)
     )
+
+
+async def _cancel_posted_invites(context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    codes = {code for code in organisers.INVITE_IN_TEXT.findall(text) if organisers.is_invite_code(code)}
+    if not codes:
+        return
+    app = services(context)
+    now = app.engine.clock()
+    cancelled = await app.engine.store.write(lambda c: [organisers.revoke(c, code, now) for code in sorted(codes)])
+    for survey_id in sorted({s for s in cancelled if s is not None}):
+        log.warning("an invite for %s was posted in a group; cancelled it", survey_id)
+        for admin in sorted(app.admins):
+            try:
+                await context.bot.send_message(admin, texts.invite_posted_in_group(survey_id))
+            except TelegramError as exc:
+                log.warning("could not tell admin %s about the posted invite: %s", admin, exc)
 
 
 async def on_dropped(update: Update, bot: Any) -> None:

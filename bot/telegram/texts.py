@@ -28,6 +28,16 @@ TOO_FAST = "Please slow down a little. I'll get to your messages in a moment."
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on our side. Please try again in a minute."
 GROUP_CHAT = "Hello! I ask short surveys in a private chat. Tap below to talk to me."
 GROUP_BUTTON = "Talk to me privately"
+
+
+def invite_posted_in_group(survey_id: str) -> str:
+    survey_id = escape(survey_id)
+    return (
+        f"The invite for <b>{survey_id}</b> was posted in a group, so I cancelled it. "
+        f"Make a new one with: <code>consultbot invite {survey_id}</code>"
+    )
+
+
 CHANGE_NOTHING = "You have not finished a survey that is still open, so there is nothing to change."
 
 FORGET_ASK = (
