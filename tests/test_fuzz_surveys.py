@@ -328,8 +328,8 @@ NAN_BOUNDS = "id: x\ntitle: T\nquestions: [{id: a, type: number, text: t, min: .
 
 @pytest.mark.xfail(
     strict=True,
-    reason="models/survey.py:165-166 (NumberQuestion min/max: float) accept min: .nan / max: .inf: the survey loads, every number"
-    " passes the range check (value < nan is False), and residents read 'a number from nan to inf'",
+    reason="models/survey.py:165-166 (NumberQuestion min/max: float) accept min: .nan / max: .inf: the survey"
+    " loads, every number passes the range check (value < nan is False), and residents read 'a number from nan to inf'",
 )
 def test_number_bounds_must_be_finite(tmp_path: Path) -> None:
     path = tmp_path / "survey.yaml"
