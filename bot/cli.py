@@ -47,6 +47,30 @@ def _survey(settings: Settings, survey_id: str) -> schema.Survey:
     raise UserError(f"no survey '{survey_id}' in {settings.surveys_dir}/ (surveys: {known})")
 
 
+def _check_export_target(settings: Settings, output: Path, force: bool) -> None:
+    """Refuse to write over the database (or its -wal/-shm), or any existing file without --force."""
+    from bot.database import sqlite_path
+    from bot.pseudonym import secret_file_for
+
+    target = output.resolve()
+    db = sqlite_path(settings.database_url)
+    if db is not None:
+        db = db.resolve()
+        protected = {
+            db,
+            db.with_name(db.name + "-wal"),
+            db.with_name(db.name + "-shm"),
+            db.with_name(db.name + "-journal"),
+        }
+        protected.add(secret_file_for(settings.database_url).resolve())
+        if target in protected or (target.exists() and any(p.exists() and target.samefile(p) for p in protected)):
+            raise UserError(f"-o {output}: that is the bot's database; export to another file")
+    if target.is_dir():
+        raise UserError(f"-o {output}: is a folder; give a file name")
+    if target.exists() and not force:
+        raise UserError(f"-o {output}: the file exists; add --force to overwrite it, or choose another name")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="consultbot")
 def main() -> None:
@@ -112,11 +136,14 @@ def preview(survey_id: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="File to write (default: standard output).",
 )
-def export(survey_id: str, fmt: str, output: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+def export(survey_id: str, fmt: str, output: Path | None, force: bool) -> None:
     """Write completed responses: one row each, one column per question."""
     from bot.export import write_csv, write_json
 
     settings = _settings()
+    if output is not None:
+        _check_export_target(settings, output, force)
     survey = _survey(settings, survey_id)
     backend = open_backend(settings)
     writer = write_csv if fmt == "csv" else write_json
@@ -124,7 +151,11 @@ def export(survey_id: str, fmt: str, output: Path | None) -> None:
         if output is None:
             count = backend.store.read_now(lambda c: writer(c, survey, sys.stdout))
         else:
-            with output.open("w", encoding="utf-8", newline="") as handle:
+            try:
+                handle = output.open("w", encoding="utf-8", newline="")
+            except OSError as exc:
+                raise UserError(f"-o {output}: cannot write there ({exc.strerror}); choose another file") from None
+            with handle:
                 count = backend.store.read_now(lambda c: writer(c, survey, handle))
     finally:
         backend.close()

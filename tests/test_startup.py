@@ -1,0 +1,54 @@
+"""Start-up and command-line hardening: one clear line, exit code 1, never a traceback."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import run, workdir  # noqa: F401
+
+
+def test_export_never_writes_over_the_database(workdir: Path) -> None:  # noqa: F811
+    assert run("export", "millbrook-priorities", "-o", "first.csv").exit_code == 0
+    db = workdir / "consultbot.db"
+    size = db.stat().st_size
+    assert size > 0
+    for name in ("consultbot.db", "./consultbot.db", "consultbot.db-wal", "consultbot.db-shm"):
+        result = run("export", "millbrook-priorities", "-o", name, "--force")
+        assert result.exit_code == 1, result.output
+        assert "database" in result.stderr
+        assert "Traceback" not in result.output
+    assert db.stat().st_size == size
+
+
+def test_export_refuses_an_existing_file_without_force(workdir: Path) -> None:  # noqa: F811
+    (workdir / "out.csv").write_text("keep me", encoding="utf-8")
+    result = run("export", "millbrook-priorities", "-o", "out.csv")
+    assert result.exit_code == 1
+    assert "--force" in result.stderr
+    assert (workdir / "out.csv").read_text(encoding="utf-8") == "keep me"
+    assert run("export", "millbrook-priorities", "-o", "out.csv", "--force").exit_code == 0
+    assert (workdir / "out.csv").read_text(encoding="utf-8").startswith("response_id")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_export_to_an_unwritable_place_is_one_line(workdir: Path) -> None:  # noqa: F811
+    locked = workdir / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        result = run("export", "millbrook-priorities", "-o", "locked/out.csv")
+    finally:
+        locked.chmod(0o700)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "locked/out.csv" in result.stderr
+
+
+def test_export_into_a_missing_folder_is_one_line(workdir: Path) -> None:  # noqa: F811
+    result = run("export", "millbrook-priorities", "-o", "no-such-folder/out.csv")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "no-such-folder/out.csv" in result.stderr
