@@ -6,8 +6,8 @@ import gc
 from dataclasses import dataclass
 
 from bot.database import migrate
-from bot.pseudonym import Pseudonymiser, load_or_create_secret
-from bot.settings import Settings
+from bot.pseudonym import KeyMismatch, Pseudonymiser, check_key, load_or_create_secret
+from bot.settings import Settings, SettingsError
 from bot.store import Store
 from models.loader import LoadResult, load_surveys
 
@@ -32,6 +32,10 @@ def open_backend(settings: Settings) -> Backend:
     """Apply migrations, start the writer thread and load the pseudonym key."""
     migrate(settings.database_url)
     secret = load_or_create_secret(settings.database_url, settings.secret)
+    try:
+        check_key(settings.database_url, secret)
+    except KeyMismatch as exc:
+        raise SettingsError(str(exc)) from None
     return Backend(store=Store(settings.database_url), pseudonymise=Pseudonymiser(secret))
 
 

@@ -71,7 +71,17 @@ def _check_export_target(settings: Settings, output: Path, force: bool) -> None:
         raise UserError(f"-o {output}: the file exists; add --force to overwrite it, or choose another name")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """Turns a SettingsError from any command into one line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise UserError(str(exc)) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="consultbot")
 def main() -> None:
     """Ask a neighbourhood what it needs, in a private Telegram chat."""

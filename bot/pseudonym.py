@@ -14,9 +14,13 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from bot.database import sqlite_path
+import sqlalchemy as sa
+
+from bot.database import make_engine, sqlite_path
 
 SECRET_FILE_NAME = "consultbot.secret"
+KEY_CHECK_NAME = "key_check"
+KEY_CHECK_MESSAGE = b"consultbot key check v1"
 
 
 def secret_file_for(database_url: str) -> Path:
@@ -65,3 +69,43 @@ class Pseudonymiser:
     def __call__(self, telegram_user_id: int) -> str:
         message = f"telegram:{telegram_user_id}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:40]
+
+
+class KeyMismatch(Exception):
+    """The pseudonym key is not the one this database was made with."""
+
+
+def key_check_value(secret: bytes) -> str:
+    return hmac.new(secret, KEY_CHECK_MESSAGE, hashlib.sha256).hexdigest()
+
+
+def check_key(database_url: str, secret: bytes) -> None:
+    """Remember a keyed check value on first start; refuse a different key afterwards.
+
+    A changed key would make every resident a stranger: they could answer twice,
+    and /forget would miss their earlier responses.
+    """
+    engine = make_engine(database_url, writer=True)
+    expected = key_check_value(secret)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "CREATE TABLE IF NOT EXISTS consultbot_meta (name VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            stored = connection.execute(
+                sa.text("SELECT value FROM consultbot_meta WHERE name = :name"), {"name": KEY_CHECK_NAME}
+            ).scalar()
+            if stored is None:
+                connection.execute(
+                    sa.text("INSERT INTO consultbot_meta (name, value) VALUES (:name, :value)"),
+                    {"name": KEY_CHECK_NAME, "value": expected},
+                )
+                return
+    finally:
+        engine.dispose()
+    if not hmac.compare_digest(stored, expected):
+        where = secret_file_for(database_url)
+        raise KeyMismatch(
+            "CONSULTBOT_SECRET does not match the key this database was made with: restore the old "
+            f"CONSULTBOT_SECRET (or {where}) from backup, or point CONSULTBOT_DATABASE_URL at a new database"
+        )

@@ -52,3 +52,22 @@ def test_export_into_a_missing_folder_is_one_line(workdir: Path) -> None:  # noq
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
     assert "no-such-folder/out.csv" in result.stderr
+
+
+def test_a_changed_secret_is_refused(workdir: Path) -> None:  # noqa: F811
+    first = {"CONSULTBOT_SECRET": "a" * 32}
+    assert run("export", "millbrook-priorities", env=first).exit_code == 0
+    assert run("export", "millbrook-priorities", env=first).exit_code == 0
+    result = run("export", "millbrook-priorities", env={"CONSULTBOT_SECRET": "b" * 32})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("consultbot: CONSULTBOT_SECRET does not match")
+    assert "backup" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_lost_secret_file_is_refused(workdir: Path) -> None:  # noqa: F811
+    assert run("export", "millbrook-priorities").exit_code == 0
+    (workdir / "consultbot.secret").unlink()
+    result = run("export", "millbrook-priorities")
+    assert result.exit_code == 1
+    assert "CONSULTBOT_SECRET does not match" in result.stderr
