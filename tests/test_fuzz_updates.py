@@ -578,7 +578,7 @@ def test_generated_updates_through_the_real_bot(migrated_template: Path, events:
         fake, errors = asyncio.run(play_bot(f"sqlite:///{db}", surveys, events))
         COUNTS["bot_runs"] += 1
         assert errors == [], errors
-        # "message is not modified": a second tap on /forget's Yes (see the xfail test below)
+        # "message is not modified": a second tap on /forget's Yes (see test_forget_yes_tapped_twice...)
         fake.assert_no_errors(ignore=["query is too old", "message is not modified"])
         for user in BOT_USERS:
             seen = "\n".join(e.text or "" for e in fake.transcript(user))
@@ -608,17 +608,13 @@ async def forget_twice(db_url: str, surveys: dict[str, schema.Survey]) -> FakeTe
         person = bot.resident(BOT_USERS[0])
         await person.says("/forget")
         confirm = person.last_with_buttons()
-        await person.taps(person.labels(confirm)[0], confirm)
-        await person.taps(person.labels(confirm)[0], confirm)  # the same tap again (a double tap)
+        yes = confirm.buttons[0][0][1]
+        await person.presses(confirm.message_id, yes)
+        await person.presses(confirm.message_id, yes)  # the same tap again (a double tap)
         await fake.wait_until_idle(quiet=0.05)
     return fake
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handlers._forget_answer (bot/telegram/handlers.py:365) edits the /forget message to the text it"
-    " already has on a second Yes tap: Telegram answers 400 'message is not modified' (swallowed by _quietly)",
-)
 def test_forget_yes_tapped_twice_makes_no_refused_call(migrated_template: Path, tmp_path: Path) -> None:
     surveys = load_surveys_for_test(tmp_path)
     db = tmp_path / "db.sqlite"

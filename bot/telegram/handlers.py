@@ -362,7 +362,11 @@ async def _forget_answer(
         return
     deleted = await engine.forget(resident)
     deleted += await engine.store.write(lambda c: organisers.forget_user(c, user_id))
-    await _quietly(query.edit_message_text(texts.FORGET_DONE if deleted else texts.FORGET_NOTHING))
+    outcome = texts.FORGET_DONE if deleted else texts.FORGET_NOTHING
+    # A quick second tap on Yes arrives before the buttons are gone: the message
+    # may already say this, and Telegram refuses an edit that changes nothing.
+    if query.message is None or getattr(query.message, "text", None) != outcome:
+        await _quietly(query.edit_message_text(outcome))
 
 
 async def group_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
