@@ -5,7 +5,9 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass
 
-from bot.database import migrate
+import sqlalchemy as sa
+
+from bot.database import migrate, sqlite_path
 from bot.pseudonym import KeyMismatch, Pseudonymiser, check_key, load_or_create_secret
 from bot.settings import Settings, SettingsError
 from bot.store import Store
@@ -28,9 +30,24 @@ class Backend:
         self.store.close()
 
 
+def _database_problem(url: str, exc: Exception) -> str:
+    path = sqlite_path(url)
+    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    if path is not None:
+        if path.is_dir():
+            return f"CONSULTBOT_DATABASE_URL: {path} is a folder; name a database file instead"
+        if "not a database" in detail or "malformed" in detail:
+            return f"CONSULTBOT_DATABASE_URL: {path} is not a usable database ({detail}); restore it from backup"
+        return f"CONSULTBOT_DATABASE_URL: cannot open {path} ({detail}); check the folder exists and is writable"
+    return f"CONSULTBOT_DATABASE_URL: cannot use the database ({detail})"
+
+
 def open_backend(settings: Settings) -> Backend:
     """Apply migrations, start the writer thread and load the pseudonym key."""
-    migrate(settings.database_url)
+    try:
+        migrate(settings.database_url)
+    except (sa.exc.DBAPIError, OSError) as exc:
+        raise SettingsError(_database_problem(settings.database_url, exc)) from None
     secret = load_or_create_secret(settings.database_url, settings.secret)
     try:
         check_key(settings.database_url, secret)

@@ -6,7 +6,9 @@ variable: admins should never have to read a traceback to fix a typo.
 
 from __future__ import annotations
 
+import codecs
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -40,7 +42,23 @@ class Settings(BaseSettings):
             parts = [p.strip() for p in value.split(",") if p.strip()]
             if not all(p.lstrip("-").isdigit() for p in parts):
                 raise ValueError("must be Telegram user ids (numbers) separated by commas")
-            return frozenset(int(p) for p in parts)
+            ids = frozenset(int(p) for p in parts)
+            too_big = [i for i in ids if not -(2**63) <= i < 2**63]
+            if too_big:
+                raise ValueError(f"has {too_big[0]}, which is not a Telegram user id (too large)")
+            return ids
+        return value
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _strip_token(cls, value: object) -> object:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _usable_rate(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("must be 0 (off) or at least 1 message per minute; below 1 would mute the bot")
         return value
 
     @field_validator("timezone")
@@ -56,9 +74,24 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_url(cls, value: str) -> str:
         try:
-            sa.make_url(value)
+            url = sa.make_url(value)
         except sa.exc.ArgumentError:
             raise ValueError("must be a database URL like sqlite:///consultbot.db") from None
+        if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"):
+            raise ValueError("must name a database file (like sqlite:///consultbot.db): conversations must persist")
+        try:
+            dialect = url.get_dialect()
+        except sa.exc.NoSuchModuleError:
+            raise ValueError(
+                f"has an unknown database kind '{url.drivername}'; use sqlite:///file.db or postgresql+psycopg://..."
+            ) from None
+        try:
+            dialect.import_dbapi()
+        except ImportError as exc:
+            raise ValueError(
+                f"needs the database driver for '{url.drivername}' ({exc.name or exc}), which is not installed; "
+                "install it (e.g. pip install 'psycopg[binary]' and use postgresql+psycopg://)"
+            ) from None
         return value
 
     @field_validator("secret")
@@ -81,10 +114,24 @@ class Settings(BaseSettings):
 _ALIASES = {name: field.alias for name, field in Settings.model_fields.items()}
 
 
+def _env_encoding(path: Path = Path(".env")) -> str:
+    """UTF-8, unless .env starts with a UTF-16 byte-order mark (as Windows Notepad saves it)."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(4)
+    except OSError:
+        return "utf-8"
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8-sig"
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, or raise SettingsError with one line naming the variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**{"_env_file_encoding": _env_encoding(), **overrides})  # type: ignore[arg-type]
+    except UnicodeDecodeError:
+        raise SettingsError(".env is not UTF-8 text: open it and save it again as UTF-8") from None
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         where = error["loc"][0] if error["loc"] else "configuration"

@@ -71,3 +71,91 @@ def test_a_lost_secret_file_is_refused(workdir: Path) -> None:  # noqa: F811
     result = run("export", "millbrook-priorities")
     assert result.exit_code == 1
     assert "CONSULTBOT_SECRET does not match" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("sqlite://", "persist"),
+        ("sqlite:///:memory:", "persist"),
+        ("nosuchdb://x/y", "unknown database kind"),
+        ("postgresql+nosuchdriver://u@h/db", "CONSULTBOT_DATABASE_URL"),
+    ],
+)
+def test_unusable_database_urls_are_one_line(workdir: Path, url: str, says: str) -> None:  # noqa: F811
+    result = run("export", "millbrook-priorities", env={"CONSULTBOT_DATABASE_URL": url})
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("consultbot: CONSULTBOT_DATABASE_URL")
+    assert says in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_postgres_without_its_driver_is_one_line(workdir: Path) -> None:  # noqa: F811
+    pytest.importorskip("sqlalchemy")
+    try:
+        import psycopg2  # noqa: F401
+
+        pytest.skip("psycopg2 is installed")
+    except ImportError:
+        pass
+    result = run("validate", env={"CONSULTBOT_DATABASE_URL": "postgresql://u:p@localhost/db"})
+    assert result.exit_code == 1
+    assert "CONSULTBOT_DATABASE_URL needs the database driver" in result.stderr
+
+
+def test_database_path_that_is_a_folder(workdir: Path) -> None:  # noqa: F811
+    (workdir / "db").mkdir()
+    result = run("export", "millbrook-priorities", env={"CONSULTBOT_DATABASE_URL": "sqlite:///db"})
+    assert result.exit_code == 1
+    assert "is a folder" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_corrupt_database_file(workdir: Path) -> None:  # noqa: F811
+    (workdir / "consultbot.db").write_bytes(b"this is not sqlite at all" * 100)
+    result = run("export", "millbrook-priorities")
+    assert result.exit_code == 1
+    assert "not a usable database" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_database_folder_that_cannot_be_made(workdir: Path) -> None:  # noqa: F811
+    (workdir / "afile").write_text("x", encoding="utf-8")
+    result = run("export", "millbrook-priorities", env={"CONSULTBOT_DATABASE_URL": "sqlite:///afile/sub/db.sqlite"})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("consultbot: CONSULTBOT_DATABASE_URL")
+    assert result.stderr.count("\n") == 1
+
+
+def test_utf16_env_file_is_read(workdir: Path) -> None:  # noqa: F811
+    (workdir / ".env").write_text("CONSULTBOT_TIMEZONE=Europe/London\n", encoding="utf-16")
+    result = run("validate")
+    assert result.exit_code == 0, result.output
+    (workdir / ".env").write_bytes(b"CONSULTBOT_TIMEZONE=\xff\xfe\xfa\n")
+    result = run("validate")
+    assert result.exit_code == 1
+    assert "UTF-8" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("CONSULTBOT_ADMINS", str(2**63), "CONSULTBOT_ADMINS"),
+        ("CONSULTBOT_RATE_LIMIT", "0.05", "CONSULTBOT_RATE_LIMIT"),
+    ],
+)
+def test_bad_numbers_are_one_line(workdir: Path, name: str, value: str, says: str) -> None:  # noqa: F811
+    result = run("validate", env={name: value})
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"consultbot: {says}")
+    assert result.stderr.count("\n") == 1
+
+
+def test_rate_limit_zero_still_means_off(workdir: Path) -> None:  # noqa: F811
+    assert run("validate", env={"CONSULTBOT_RATE_LIMIT": "0"}).exit_code == 0
+
+
+def test_token_whitespace_is_stripped() -> None:
+    from bot.settings import load_settings
+
+    assert load_settings(TELEGRAM_BOT_TOKEN="123:abc\n ").telegram_bot_token == "123:abc"
