@@ -7,6 +7,7 @@ variable: admins should never have to read a traceback to fix a typo.
 from __future__ import annotations
 
 import codecs
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
 
 
 class SettingsError(Exception):
@@ -108,6 +110,10 @@ class Settings(BaseSettings):
     def require_token(self) -> str:
         if not self.telegram_bot_token:
             raise SettingsError("TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and put it in .env")
+        if not TOKEN_SHAPE.fullmatch(self.telegram_bot_token):
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN is malformed (it looks like 123456:ABC-def...): copy it again from @BotFather"
+            )
         return self.telegram_bot_token
 
 

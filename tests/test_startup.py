@@ -159,3 +159,14 @@ def test_token_whitespace_is_stripped() -> None:
     from bot.settings import load_settings
 
     assert load_settings(TELEGRAM_BOT_TOKEN="123:abc\n ").telegram_bot_token == "123:abc"
+
+
+def test_a_token_with_a_trailing_newline_works_and_a_malformed_one_is_named(workdir: Path) -> None:  # noqa: F811
+    from bot.settings import SettingsError, load_settings
+
+    assert load_settings(TELEGRAM_BOT_TOKEN="123:abc-DEF_9\n").require_token() == "123:abc-DEF_9"
+    with pytest.raises(SettingsError, match=r"^TELEGRAM_BOT_TOKEN is malformed"):
+        load_settings(TELEGRAM_BOT_TOKEN="123:abc def").require_token()
+    result = run("run", env={"TELEGRAM_BOT_TOKEN": "123 abc"})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("consultbot: TELEGRAM_BOT_TOKEN is malformed")
