@@ -8,6 +8,8 @@ Everything else in the program is portable SQL.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +33,32 @@ def sqlite_path(url: str | sa.URL) -> Path | None:
     return Path(parsed.database)
 
 
+def _private_file(path: Path) -> None:
+    """Create the database file 0600 (in a 0700 folder if we make the folder); tighten existing ones.
+
+    SQLite gives -wal and -shm the database file's permissions, so they follow.
+    """
+    if not path.parent.exists():
+        old = os.umask(0o077)
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        finally:
+            os.umask(old)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.is_file() and file.stat().st_uid == os.getuid() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
+
+
 def make_engine(url: str | sa.URL, *, writer: bool = False, **kwargs: Any) -> sa.Engine:
     """An Engine for `url`; `writer=True` makes SQLite transactions BEGIN IMMEDIATE."""
     if not is_sqlite(url):
         return sa.create_engine(url, pool_pre_ping=True, **kwargs)
     path = sqlite_path(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
     engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
     begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
 

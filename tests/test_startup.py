@@ -170,3 +170,42 @@ def test_a_token_with_a_trailing_newline_works_and_a_malformed_one_is_named(work
     result = run("run", env={"TELEGRAM_BOT_TOKEN": "123 abc"})
     assert result.exit_code == 1
     assert result.stderr.startswith("consultbot: TELEGRAM_BOT_TOKEN is malformed")
+
+
+def test_database_files_are_private(workdir: Path) -> None:  # noqa: F811
+    import stat
+
+    url = f"sqlite:///{workdir / 'data' / 'consultbot.db'}"
+    assert run("export", "millbrook-priorities", env={"CONSULTBOT_DATABASE_URL": url}).exit_code == 0
+    assert stat.S_IMODE((workdir / "data").stat().st_mode) == 0o700
+    for name in ("consultbot.db", "consultbot.db-wal", "consultbot.db-shm"):
+        file = workdir / "data" / name
+        if file.exists():
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, name
+    # an existing shared folder is left alone, but the files in it are tightened
+    shared = workdir / "shared"
+    shared.mkdir(mode=0o755)
+    (shared / "consultbot.db").touch(mode=0o644)
+    (shared / "consultbot.db").chmod(0o644)
+    url = f"sqlite:///{shared / 'consultbot.db'}"
+    assert run("export", "millbrook-priorities", env={"CONSULTBOT_DATABASE_URL": url}).exit_code == 0
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+    assert stat.S_IMODE((shared / "consultbot.db").stat().st_mode) == 0o600
+
+
+def test_wal_and_shm_are_private_while_open(tmp_path: Path) -> None:
+    import stat
+
+    from bot.database import make_engine, migrate
+
+    url = f"sqlite:///{tmp_path / 'new' / 'bot.db'}"
+    migrate(url)
+    engine = make_engine(url, writer=True)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+            connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+        for name in ("bot.db", "bot.db-wal", "bot.db-shm"):
+            assert stat.S_IMODE((tmp_path / "new" / name).stat().st_mode) == 0o600, name
+    finally:
+        engine.dispose()
