@@ -209,3 +209,21 @@ def test_wal_and_shm_are_private_while_open(tmp_path: Path) -> None:
             assert stat.S_IMODE((tmp_path / "new" / name).stat().st_mode) == 0o600, name
     finally:
         engine.dispose()
+
+
+def test_a_second_poller_is_one_clear_line(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+    import logging
+    from types import SimpleNamespace
+
+    from telegram.error import Conflict
+
+    from bot.telegram.application import on_error
+
+    context = SimpleNamespace(error=Conflict("terminated by other getUpdates request"))
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(on_error(None, context))  # type: ignore[arg-type]
+    records = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(records) == 1
+    assert "another instance is polling" in records[0].getMessage()
+    assert records[0].exc_info is None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
+from telegram.error import Conflict
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -155,7 +156,18 @@ def add_handlers(application: Application) -> None:
     application.add_handler(MessageHandler(private & new_message & filters.TEXT, handlers.typed_answer))
     application.add_handler(MessageHandler(private & new_message, handlers.not_text))
     application.add_handler(CallbackQueryHandler(handlers.button))
-    application.add_error_handler(handlers.on_error)
+    application.add_error_handler(on_error)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A second poller with this token is one clear line; everything else goes to the usual handler."""
+    if isinstance(context.error, Conflict):
+        log.error(
+            "another instance is polling Telegram with this TELEGRAM_BOT_TOKEN: stop the other one "
+            "(only one `consultbot run` per bot); retrying"
+        )
+        return
+    await handlers.on_error(update, context)
 
 
 async def _post_init(application: Application) -> None:
