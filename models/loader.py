@@ -18,12 +18,30 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 
 from models import survey as schema
 from models.conditions import ConditionError, VarInfo, compile_condition
 from models.cron import CronError, parse_crontab
 
 MAX_FILE_BYTES = 512 * 1024
+# YAML aliases (`*name`) repeat a value written once (`&name`). A few are handy;
+# nested ones multiply (a 600-byte "billion laughs" file is a billion values),
+# so a file may use only so many, and may not expand to more values than this.
+MAX_ALIASES = 200
+MAX_NODES = 100_000
+# Values from the file are shown in messages cut to this many characters.
+MAX_SHOWN = 60
+MAX_MESSAGE = 1000
+
+
+def _show(value: Any) -> str:
+    """A value from the file as it may appear in a message: never longer than MAX_SHOWN."""
+    if isinstance(value, (dict, list, tuple, set)):
+        text = type(value).__name__ if not value else ("a mapping" if isinstance(value, dict) else "a list")
+        return text
+    text = str(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
 @dataclass(frozen=True, order=True)
@@ -173,8 +191,8 @@ def _message_for(error: dict[str, Any], data: Any) -> tuple[str, bool]:
     """An admin-friendly message for one pydantic error, and whether it points at a key."""
     kind = error["type"]
     loc = _strip_tags(error["loc"])
-    name = str(loc[-1]) if loc else "file"
-    value = error.get("input")
+    name = _show(loc[-1]) if loc else "file"
+    value = _show(error.get("input"))
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1], data)
         allowed = _allowed_keys(model) if model else []
@@ -185,7 +203,7 @@ def _message_for(error: dict[str, Any], data: Any) -> tuple[str, bool]:
         hint = _REQUIRED_HINTS.get(name, f"add `{name}:`")
         return f"missing key '{name}': {hint}", False
     if kind == "union_tag_invalid":
-        tag = error.get("ctx", {}).get("tag", value)
+        tag = _show(error.get("ctx", {}).get("tag", value))
         return (
             f"unknown question type '{tag}'{_suggest(str(tag), schema.QUESTION_TYPES)} "
             f"(types: {', '.join(schema.QUESTION_TYPES)})"
@@ -232,6 +250,8 @@ class _FileLoader:
         self.locator: _Locator | None = None
 
     def problem(self, line0: int, col0: int, message: str) -> None:
+        if len(message) > MAX_MESSAGE:  # a last guard: values in messages are already cut short
+            message = message[: MAX_MESSAGE - 1] + "…"
         self.problems.append(Problem(str(self.path), line0 + 1, col0 + 1, message))
 
     def at(self, loc: Sequence[Any], message: str, *, key: bool = False) -> None:
@@ -240,13 +260,18 @@ class _FileLoader:
         self.problem(line, col, message)
 
     def load(self) -> schema.Survey:
+        too_big = f"the file is larger than {MAX_FILE_BYTES // 1024} KB; split it"
         try:
-            raw = self.path.read_bytes()
+            if self.path.stat().st_size > MAX_FILE_BYTES:
+                self.problem(0, 0, too_big)
+                raise SurveyFileError(self.problems)
+            with self.path.open("rb") as handle:
+                raw = handle.read(MAX_FILE_BYTES + 1)  # it may have grown since the stat
         except OSError as exc:
             self.problem(0, 0, f"cannot read the file: {exc.strerror or exc}")
             raise SurveyFileError(self.problems) from None
         if len(raw) > MAX_FILE_BYTES:
-            self.problem(0, 0, f"the file is larger than {MAX_FILE_BYTES // 1024} KB; split it")
+            self.problem(0, 0, too_big)
             raise SurveyFileError(self.problems)
         try:
             text = raw.decode("utf-8")
@@ -266,6 +291,7 @@ class _FileLoader:
     def _parse_yaml(self, text: str) -> Any:
         yaml = YAML(typ="rt")
         try:
+            self._check_aliases(yaml, text)
             data = yaml.load(text)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -286,6 +312,56 @@ class _FileLoader:
         self.locator = _Locator(data, text.splitlines())
         return data
 
+    def _check_aliases(self, yaml: YAML, text: str) -> None:
+        """Refuse a file whose aliases would expand to too much, before building anything.
+
+        Reads the YAML events only (cheap, nothing expanded): counts `*alias`
+        uses and how many values the file would have with every alias written
+        out, so a "billion laughs" file costs a few milliseconds, not gigabytes.
+        """
+        sizes: dict[str, int] = {}  # values in each finished anchored node
+        open_nodes: list[list[Any]] = []  # [anchor, values so far] of each collection being read
+        aliases = nodes = 0
+        for event in yaml.parse(text):
+            if isinstance(event, AliasEvent):
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    self._refuse(event, f"more than {MAX_ALIASES} aliases (*name) in one file")
+                if any(anchor == event.anchor for anchor, _ in open_nodes):
+                    self._refuse(event, f"the alias *{_show(event.anchor)} is used inside its own value")
+                size = sizes.get(event.anchor, 1)  # an undefined alias is reported by the parser
+            elif isinstance(event, ScalarEvent):
+                size = 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, CollectionStartEvent):
+                open_nodes.append([event.anchor, 1])
+                nodes += 1
+                continue
+            elif isinstance(event, CollectionEndEvent):
+                anchor, size = open_nodes.pop()
+                if anchor is not None:
+                    sizes[anchor] = size
+                if open_nodes:
+                    open_nodes[-1][1] += size
+                continue  # its values were counted in `nodes` as they were read
+            else:
+                continue
+            if open_nodes:
+                open_nodes[-1][1] += size
+            nodes += size
+            if nodes > MAX_NODES:
+                self._refuse(event, f"with its aliases written out the file would have more than {MAX_NODES} values")
+
+    def _refuse(self, event: Any, what: str) -> None:
+        mark = event.start_mark
+        self.problem(
+            mark.line,
+            mark.column,
+            f"{what}; write the values out instead of repeating them with &anchors and *aliases",
+        )
+        raise SurveyFileError(self.problems)
+
     def _validate_shape(self, data: Any) -> schema.Survey:
         try:
             return schema.Survey.model_validate(data)
@@ -295,7 +371,7 @@ class _FileLoader:
                 (_strip_tags(e["loc"])[:-1], close)
                 for e in errors
                 if e["type"] == "extra_forbidden"
-                for close in difflib.get_close_matches(str(e["loc"][-1]), _REQUIRED_HINTS, n=1, cutoff=0.6)
+                for close in difflib.get_close_matches(_show(e["loc"][-1]), _REQUIRED_HINTS, n=1, cutoff=0.6)
             }
             for error in errors:
                 loc = _strip_tags(error["loc"])
@@ -392,8 +468,8 @@ class _FileLoader:
         zone_name = survey.timezone or self.default_timezone
         try:
             survey._zone = ZoneInfo(zone_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            message = f"unknown time zone '{zone_name}'; use a name like Europe/London or UTC"
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+            message = f"unknown time zone '{_show(zone_name)}'; use a name like Europe/London or UTC"
             if survey.timezone:
                 self.at(("timezone",), message)
             else:
@@ -438,14 +514,15 @@ class _FileLoader:
         if not path.is_file():
             self.at(
                 loc,
-                f"template: there is no file '{name}' next to this survey (looked for {path});"
+                f"template: there is no file '{_show(name)}' next to this survey (looked for {_show(path)});"
                 " give the file's path relative to the survey file's folder, or remove `template`",
             )
             return
         try:
             source = path.read_text("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            self.at(loc, f"template: cannot read '{name}' as UTF-8 text ({type(exc).__name__}); save it as UTF-8")
+            kind = type(exc).__name__
+            self.at(loc, f"template: cannot read '{_show(name)}' as UTF-8 text ({kind}); save it as UTF-8")
             return
         from jinja2 import TemplateSyntaxError
         from jinja2.sandbox import SandboxedEnvironment
@@ -453,7 +530,7 @@ class _FileLoader:
         try:
             SandboxedEnvironment().parse(source)
         except TemplateSyntaxError as exc:
-            self.at(loc, f"template: {name} line {exc.lineno}: {exc.message}; fix the template file")
+            self.at(loc, f"template: {_show(name)} line {exc.lineno}: {exc.message}; fix the template file")
 
 
 def _var_info(question: schema.Question) -> VarInfo:

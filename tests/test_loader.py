@@ -387,3 +387,87 @@ def test_near_miss_files_give_clean_errors_only(tmp_path: Path, text: str) -> No
     except SurveyFileError as exc:
         for problem in exc.problems:
             assert problem.line >= 1 and problem.col >= 1 and problem.message
+
+
+# -- hostile and oversized files ---------------------------------------------------
+
+ALIAS_BOMB = "\n".join(
+    ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    + [f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]" for prev, cur in zip("abcdefgh", "bcdefghi", strict=True)]
+    + ["id: bomb", "title: *i", "questions: *i", ""]
+)
+
+
+def test_an_alias_bomb_is_refused_quickly_in_little_memory(tmp_path: Path) -> None:
+    import time
+    import tracemalloc
+
+    assert len(ALIAS_BOMB.encode()) < 600
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        found = problems_for(tmp_path, ALIAS_BOMB)
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert elapsed < 1.0
+    assert peak < 50 * 1024 * 1024
+    assert len(found) == 1, found
+    assert str(found[0]).startswith(f"{tmp_path / 's.yaml'}:")
+    assert "aliases" in found[0].message and "write the values out" in found[0].message
+
+
+def test_too_many_aliases_is_refused_at_the_alias(tmp_path: Path) -> None:
+    text = GOOD + "x: &x 1\nmore: [" + ", ".join(["*x"] * 250) + "]\n"
+    found = problems_for(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0].line == GOOD.count("\n") + 2
+    assert "more than 200 aliases" in found[0].message
+
+
+def test_an_alias_inside_its_own_value_is_refused(tmp_path: Path) -> None:
+    found = problems_for(tmp_path, "id: x\ntitle: &t [a, *t]\n")
+    assert [(p.line, "inside its own value" in p.message) for p in found] == [(2, True)]
+
+
+def test_a_few_aliases_still_work(tmp_path: Path) -> None:
+    text = GOOD.replace("    options: [Youth club,", "    options: &places [Youth club,", 1)
+    text += "  - id: second\n    type: multi_choice\n    text: And next year?\n    options: *places\n"
+    path = tmp_path / "s.yaml"
+    path.write_text(text, encoding="utf-8")
+    survey = load_survey_file(path)
+    assert len(survey.questions[-1].options) == 4  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id: x\ntitle: [" + "y" * 5000 + "]\nquestions: [1]\n",
+        "id: " + "x" * 5000 + "\ntitle: t\nquestions: [1]\n",
+        "id: x\ntitle: t\ntimezone: " + "z" * 5000 + "\nquestions: [{id: a, type: text, text: t}]\n",
+        "id: x\n" + "k" * 5000 + ": 1\ntitle: t\nquestions: [1]\n",
+        "id: x\ntitle: t\nquestions: [{id: a, type: " + "c" * 5000 + ", text: t}]\n",
+    ],
+)
+def test_values_in_messages_are_cut_short(tmp_path: Path, text: str) -> None:
+    found = problems_for(tmp_path, text)
+    assert found
+    assert all(len(p.message) < 300 for p in found), found
+
+
+def test_the_size_is_checked_before_the_file_is_read(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "big.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)  # sparse: no disk used
+    tracemalloc.start()
+    try:
+        with pytest.raises(SurveyFileError) as caught:
+            load_survey_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * 1024 * 1024
+    assert [p.message for p in caught.value.problems] == ["the file is larger than 512 KB; split it"]
