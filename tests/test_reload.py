@@ -97,3 +97,20 @@ async def test_new_and_removed_files(bot: Bot, folder: Path) -> None:
     (folder / "bus.yaml").unlink()
     assert await watcher(bot).check()
     assert sorted(bot.engine.surveys) == ["elm-park"]
+
+
+async def test_an_alias_bomb_is_refused_and_the_other_surveys_keep_working(bot: Bot, folder: Path) -> None:
+    from tests.test_loader import ALIAS_BOMB
+
+    bot.fake.add_user(ADMIN, started=True)
+    edit(folder, ALIAS_BOMB, "bomb.yaml")
+    assert await watcher(bot).check()
+    assert sorted(bot.engine.surveys) == ["elm-park"]
+    await bot.fake.wait_for_message(ADMIN, contains="bomb.yaml")
+    assert "aliases" in bot.fake.last_message(ADMIN).text
+    alice = bot.resident(1)
+    assert sent(await alice.says("/start elm-park"))[1].startswith("Question 1 of 2")
+    # Reloads carry on: a later edit of the good file still applies.
+    edit(folder, SURVEY.replace("Elm Park\n", "Elm Park (new)\n", 1))
+    assert await watcher(bot).check()
+    assert bot.engine.surveys["elm-park"].title == "Elm Park (new)"
