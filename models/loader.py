@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,7 +286,9 @@ class _FileLoader:
         if self.problems:
             raise SurveyFileError(self.problems)
         survey._source = str(self.path)
-        survey._content_hash = hashlib.sha256(raw).hexdigest()
+        # The version is the content, not the text: comments and layout do not change it.
+        canonical = json.dumps(survey.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        survey._content_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         return survey
 
     def _parse_yaml(self, text: str) -> Any:

@@ -471,3 +471,14 @@ def test_the_size_is_checked_before_the_file_is_read(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert peak < 2 * 1024 * 1024
     assert [p.message for p in caught.value.problems] == ["the file is larger than 512 KB; split it"]
+
+
+def test_the_version_ignores_comments_and_layout_but_not_content(tmp_path: Path) -> None:
+    def version(text: str, name: str) -> str:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return load_survey_file(path).content_hash
+
+    relaid = "# a comment\n" + GOOD.replace("title: What", "title:   'What").replace("invest in?", "invest in?'  # why")
+    assert version(GOOD, "a.yaml") == version(relaid, "b.yaml")
+    assert version(GOOD, "a.yaml") != version(GOOD.replace("North estate", "North Estate"), "c.yaml")
