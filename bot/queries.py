@@ -28,6 +28,10 @@ def _sql(statement: str, *times: str) -> sa.TextClause:
     return clause
 
 
+# How far below the last applied update id a redelivery can be (Telegram sends
+# at most 100 updates a batch); ids further below are a restarted sequence.
+REPLAY_WINDOW = 1000
+
 _STATE_COLUMNS = """
     SELECT r.id, r.survey_id, r.survey_hash, r.status, r.current_question, r.draft, r.question_message_id,
            r.last_update_id, r.completed_at, a.question_id, a.value
@@ -160,8 +164,17 @@ class State:
     update_id: int | None = None
 
     def already_handled(self, update_id: int | None) -> bool:
-        """Whether this update was applied before (Telegram delivered it again)."""
-        return update_id is not None and self.last_update_id is not None and update_id <= self.last_update_id
+        """Whether this update was applied before (Telegram delivered it again).
+
+        A redelivered update is the last one applied or one shortly before it
+        (Telegram redelivers at most a batch of 100). Anything further below is
+        a restarted sequence (after a week without updates, or a new Bot API
+        server) and is applied: a plain high-water mark would ignore that
+        resident for good.
+        """
+        if update_id is None or self.last_update_id is None:
+            return False
+        return 0 <= self.last_update_id - update_id < REPLAY_WINDOW
 
     @property
     def done(self) -> bool:

@@ -418,3 +418,20 @@ async def test_an_update_delivered_twice_is_applied_once(engine: Engine, db_url:
     assert stored(db_url) == {"area": "north", "priorities": ["parks"], "safety": 1, "safety_why": "Dark lane"}
     assert (await engine.current(ME)).question.id == "years"  # type: ignore[union-attr]
     assert (await engine.back(ME, update_id=15)).question.id == "safety_why"  # type: ignore[union-attr]
+
+
+async def test_update_ids_that_restart_lower_are_still_applied(engine: Engine, db_url: str) -> None:
+    """Telegram restarts update ids at a random value after a week without updates (or on a new
+    Bot API server): a resident whose ids drop must still be heard, not ignored for good."""
+    await engine.start(ME, "millbrook")
+    await engine.answer(ME, "millbrook", "area", "north", update_id=900_000_000)
+    # Redelivered updates (a crash before Telegram confirmed them) are still applied once.
+    assert (await engine.answer(ME, "millbrook", "area", "north", update_id=900_000_000)).status == Status.DUPLICATE
+    # The sequence starts again far below.
+    toggled = await engine.toggle(ME, "millbrook", "priorities", "parks", update_id=5)
+    assert toggled.status != Status.DUPLICATE
+    assert (await engine.done(ME, "millbrook", "priorities", update_id=6)).question.id == "safety"  # type: ignore[union-attr]
+    assert (await engine.back(ME, update_id=7)).question.id == "priorities"  # type: ignore[union-attr]
+    assert (await engine.back(ME, update_id=7)).status == Status.DUPLICATE
+    assert (await engine.cancel(ME, update_id=8)).status != Status.DUPLICATE
+    assert stored(db_url) == {"area": "north", "priorities": ["parks"]}
