@@ -96,6 +96,15 @@ def _render_and_split(survey: schema.Survey, data: DigestData, problems: list[st
     return split_messages(html, TELEGRAM_LIMIT)
 
 
+def _chart_or_none(survey: schema.Survey, data: DigestData) -> bytes | None:
+    """The chart, or None when it cannot be drawn: the text digest goes out regardless."""
+    try:
+        return chart_png(survey, data)
+    except Exception:
+        log.exception("could not draw the digest chart of survey %s; sending the digest without it", survey.id)
+        return None
+
+
 async def build_digest(
     store: Store,
     survey: schema.Survey,
@@ -128,7 +137,7 @@ async def build_digest(
     if chart:
         messages, png = await asyncio.gather(
             asyncio.to_thread(_render_and_split, survey, data, problems),
-            asyncio.to_thread(chart_png, survey, data),
+            asyncio.to_thread(_chart_or_none, survey, data),
         )
     else:
         messages, png = await asyncio.to_thread(_render_and_split, survey, data, problems), None

@@ -112,7 +112,7 @@ def chart_png(survey: object, data: DigestData) -> bytes | None:
 
     top = TOP
     for summary, title, (title_height, bars_height) in zip(questions, titles, blocks, strict=True):
-        figure.text(0.03, y(top), title, ha="left", va="top", fontsize=font * 1.1, fontweight="bold")
+        figure.text(0.03, y(top), title, ha="left", va="top", fontsize=font * 1.1, fontweight="bold", parse_math=False)
         top += title_height
         axes = figure.add_axes((LEFT, y(top + bars_height), RIGHT - LEFT, bars_height / height))
         _draw(axes, summary, font)
@@ -125,6 +125,7 @@ def chart_png(survey: object, data: DigestData) -> bytes | None:
         va="center",
         fontsize=font * 0.8,
         color=MUTED,
+        parse_math=False,
     )
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, facecolor="white")
@@ -142,7 +143,7 @@ def _draw(axes: Any, summary: QuestionSummary, font: float) -> None:
     positions = list(range(len(bars)))
     shares = [b.share if b.share is not None else 0.0 for b in bars]
     axes.barh(positions, [s * 100 for s in shares], height=0.7, color=BAR_COLOUR)
-    axes.set_yticks(positions, [_wrap(b.label, LABEL_WIDTH, 2) for b in bars], fontsize=font)
+    axes.set_yticks(positions, [_wrap(b.label, LABEL_WIDTH, 2) for b in bars], fontsize=font, parse_math=False)
     axes.set_ylim(len(bars) - 0.5, -0.5)  # first option at the top
     axes.set_xlim(0, 150)  # room for "100% (1,234)" after the longest bar
     axes.set_xticks([])
@@ -155,4 +156,4 @@ def _draw(axes: Any, summary: QuestionSummary, font: float) -> None:
             text, colour = f"{round(share * 100)}% ({item.count})", "black"
         else:
             text, colour = str(item.count), MUTED  # "fewer than 5", or 0
-        axes.text(share * 100 + 2, position, text, va="center", fontsize=font * 0.95, color=colour)
+        axes.text(share * 100 + 2, position, text, va="center", fontsize=font * 0.95, color=colour, parse_math=False)
